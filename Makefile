@@ -1,0 +1,43 @@
+# Two commands for a new user: `make demo` and `make test`. Every target sets up .venv first
+# (once; later runs only re-install when pyproject.toml changed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.archy-installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install home demo test ui lint format clean
+
+install: $(STAMP)
+
+# The Dagster instance lives in DAGSTER_HOME and reads its dagster.yaml from there.
+home:
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install home
+	$(BIN)/archy-pipeline demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ui: install home
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) data .dagster_home .pytest_cache .ruff_cache *.egg-info

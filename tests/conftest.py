@@ -1,0 +1,42 @@
+"""Shared fixtures: the Workato simulator over real loopback HTTP, isolated environments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from archy_pipeline.simulator import WorkatoSimulator, Workspace
+from tests.support import TIME_SCALE
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    """No test sees the developer's Workato or archy settings."""
+    for name in (
+        "WORKATO_API_TOKEN",
+        "WORKATO_BASE_URL",
+        "WORKATO_DATA_CENTER",
+        "ARCHY_DUCKDB_PATH",
+        "ARCHY_POSTGRES_DSN",
+        "ARCHY_CONFIG",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., WorkatoSimulator]]:
+    """Start simulators on ephemeral loopback ports; all are stopped after the test."""
+    started: list[WorkatoSimulator] = []
+
+    def start(workspace: Workspace, **kwargs: Any) -> WorkatoSimulator:
+        kwargs.setdefault("time_scale", TIME_SCALE)
+        sim = WorkatoSimulator(workspace, **kwargs).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()

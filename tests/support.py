@@ -1,0 +1,46 @@
+"""Helpers shared by the tests: hand-built workspaces and clients aimed at the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archy_pipeline.resources.workato_client import WorkatoClient
+from archy_pipeline.simulator import WorkatoSimulator, Workspace
+
+#: A token distinctive enough that finding it anywhere in captured output is meaningful.
+SECRET_TOKEN = "wrkaus-SECRET-7f3a9c1e5b2d4f6a8c0e"
+
+#: Shrinks Workato's minute to 0.6 s in the simulator and the client alike.
+TIME_SCALE = 0.01
+
+
+def simple_code(trigger: str = "salesforce", *actions: str) -> dict[str, Any]:
+    """A small live-form recipe tree: a trigger and one action per provider given."""
+    return {
+        "number": 0,
+        "keyword": "trigger",
+        "provider": trigger,
+        "name": "new_object",
+        "as": "a1b2c3d4",
+        "input": {"sobject_name": "Opportunity"},
+        "block": [
+            {"number": i + 1, "keyword": "action", "provider": p, "name": "create_object"}
+            for i, p in enumerate(actions or ("slack",))
+        ],
+    }
+
+
+def workspace_with_recipes(count: int, **kwargs: Any) -> Workspace:
+    ws = Workspace(**kwargs)
+    project = ws.add_project("Sales")
+    for i in range(count):
+        ws.add_recipe(f"Recipe {i}", simple_code(), folder_id=project.folder_id, running=i % 2 == 0)
+    return ws
+
+
+def client_for(sim: WorkatoSimulator, token: str | None = None, **kwargs: Any) -> WorkatoClient:
+    """A client aimed at ``sim`` whose pacing and backoff run on the simulator's time scale."""
+    kwargs.setdefault("rate_window_seconds", 60 * sim.time_scale)
+    kwargs.setdefault("backoff_seconds", 0.01)
+    kwargs.setdefault("max_backoff_seconds", 0.05)
+    return WorkatoClient(token or sim.token, base_url=sim.base_url, **kwargs)
