@@ -1,0 +1,724 @@
+"""A read-only client for the Workato Developer API, usable with or without Dagster.
+
+What it guarantees:
+
+* **Read-only by construction.** The only request the client can make is a GET: its transport
+  refuses every other method before a byte leaves the process.
+* **The token stays secret.** It lives in a :class:`Secret` and is added to each request by an
+  auth hook; no message, log record, repr or exception of this module contains it.
+* **Steady syncs never trip a 429.** Requests are paced per endpoint family at Workato's
+  published quotas (60 requests per minute by default; raise them for enterprise quotas).
+* **Transient failures are retried** (429 honouring ``Retry-After``; 5xx, timeouts, resets and
+  truncated bodies with exponential backoff and jitter), with bounded attempts and a total
+  deadline, then end in an error that says what to do.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+#: API base URL per data center (reference §1.1).
+DATA_CENTERS: dict[str, str] = {
+    "us": "https://www.workato.com/api",
+    "eu": "https://app.eu.workato.com/api",
+    "jp": "https://app.jp.workato.com/api",
+    "sg": "https://app.sg.workato.com/api",
+    "au": "https://app.au.workato.com/api",
+    "il": "https://app.il.workato.com/api",
+    "kr": "https://app.kr.workato.com/api",
+    "cn": "https://app.workatoapp.cn/api",
+    "trial": "https://app.trial.workato.com/api",
+}
+
+#: Workato cuts every API request off after 40 seconds (reference §1.2).
+MAX_TIMEOUT_SECONDS = 40.0
+
+#: Endpoint families and their default quota, requests per minute (reference §1.4).
+DEFAULT_REQUESTS_PER_MINUTE: dict[str, int] = {
+    "users": 60,
+    "recipes": 60,
+    "connections": 60,
+    "folders": 60,
+    "jobs": 60,
+}
+
+TOKEN_ENV_VAR = "WORKATO_API_TOKEN"
+MAX_PER_PAGE = 100
+
+
+# ---------------------------------------------------------------------- errors
+
+
+class WorkatoError(Exception):
+    """Base of every error this client raises; ``str()`` is a message a user can act on."""
+
+    def __init__(self, message: str, *, status: int | None = None, path: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.path = path
+
+
+class WorkatoConfigError(WorkatoError):
+    """The client settings are wrong (unknown data center, timeout over 40 s, no token)."""
+
+
+class WorkatoAuthenticationError(WorkatoError):
+    """401: the token is missing, wrong, expired or revoked."""
+
+
+class WorkatoAccessDeniedError(WorkatoError):
+    """403: the API client's role or project scope does not cover the resource."""
+
+
+class WorkatoPlanError(WorkatoAccessDeniedError):
+    """403: the workspace's plan does not include the Developer API."""
+
+
+class WorkatoNotFoundError(WorkatoError):
+    """404: the resource does not exist (or is hidden from this API client)."""
+
+
+class WorkatoBadRequestError(WorkatoError):
+    """400: the request's parameters were refused."""
+
+
+class WorkatoRateLimitError(WorkatoError):
+    """429 answers kept coming until the attempts or the deadline ran out."""
+
+
+class WorkatoServerError(WorkatoError):
+    """5xx answers kept coming until the attempts or the deadline ran out."""
+
+
+class WorkatoUnreachableError(WorkatoError):
+    """Network errors or timeouts: the host could not be reached."""
+
+
+class WorkatoResponseError(WorkatoError):
+    """The answer was not the JSON the API documents (truncated, wrong envelope)."""
+
+
+class WorkatoWorkspaceMismatchError(WorkatoError):
+    """The token belongs to another workspace than the configured user id or email."""
+
+
+class WorkatoReadOnlyError(WorkatoError):
+    """Something tried to send a request other than GET through the client."""
+
+
+# ---------------------------------------------------------------------- secrets and transport
+
+
+class Secret:
+    """Holds a secret string; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class _BearerAuth(httpx.Auth):
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(token='***')"
+
+
+class _ReadOnlyTransport(httpx.BaseTransport):
+    """Refuses every method but GET, so the client cannot write to a workspace."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            raise WorkatoReadOnlyError(
+                f"refused to send {request.method} {request.url.path}: archy-pipeline only "
+                "reads from Workato",
+                path=request.url.path,
+            )
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+# ---------------------------------------------------------------------- pacing
+
+
+class RateLimiter:
+    """Client-side sliding-window pacing per endpoint family.
+
+    ``window_seconds`` is Workato's minute; the limiter keeps a small margin so that network
+    jitter between the client's clock and the server's never pushes a request over quota.
+    """
+
+    MARGIN = 1.05
+
+    def __init__(
+        self,
+        per_window: dict[str, int],
+        window_seconds: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.per_window = dict(per_window)
+        self.window = window_seconds * self.MARGIN
+        self._sent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._sleep = sleep
+        self.waited = 0.0
+
+    def acquire(self, family: str) -> None:
+        limit = self.per_window.get(family)
+        if not limit:
+            return
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                sent = self._sent.setdefault(family, deque())
+                while sent and sent[0] <= now - self.window:
+                    sent.popleft()
+                if len(sent) < limit:
+                    sent.append(now)
+                    return
+                wait = sent[0] + self.window - now
+            self.waited += wait
+            self._sleep(wait)
+
+
+def _family(path: str) -> str:
+    if path.startswith("/users"):
+        return "users"
+    if path.startswith("/connections"):
+        return "connections"
+    if path.startswith(("/folders", "/projects")):
+        return "folders"
+    if re.match(r"^/recipes/\d+/jobs", path):
+        return "jobs"
+    return "recipes"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+def resolve_base_url(data_center: str | None = "us", base_url: str | None = None) -> str:
+    """The API base URL: an explicit ``base_url`` wins over the data center's."""
+    if base_url:
+        url = base_url.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise WorkatoConfigError(
+                f"base_url {base_url!r} is not an http(s) URL such as https://www.workato.com/api"
+            )
+        if parts.path in {"", "/"}:
+            url += "/api"
+        return url
+    key = (data_center or "us").strip().lower()
+    if key not in DATA_CENTERS:
+        raise WorkatoConfigError(
+            f"unknown Workato data center {data_center!r}; expected one of "
+            f"{', '.join(DATA_CENTERS)} (or set base_url / WORKATO_BASE_URL)"
+        )
+    return DATA_CENTERS[key]
+
+
+def format_api_time(value: datetime | str) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, the form the API documents for time filters."""
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _message_of(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or ""
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "")
+    return ""
+
+
+_PLAN_HINT = re.compile(r"\bplan\b|not enabled|subscription|not available", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------- client
+
+
+class WorkatoClient:
+    """Read-only Workato Developer API client.
+
+    Args:
+        api_token: the API client token (sent as ``Authorization: Bearer``).
+        data_center: us, eu, jp, sg, au, il, kr, cn or trial.
+        base_url: full API base URL; wins over ``data_center`` (tests point it at the
+            simulator, Virtual Private Workato customers at their own host).
+        user_email, user_id: when set, :meth:`verify_identity` checks the token belongs to
+            that workspace.
+        timeout_seconds: per-request timeout, at most 40 s (Workato's own limit).
+        max_attempts: attempts per request, retries included.
+        deadline_seconds: total time one request may take, waits and retries included.
+        requests_per_minute: quota per endpoint family (an int for all, or a dict by family:
+            users, recipes, connections, folders, jobs); ``0`` turns pacing off.
+        rate_window_seconds: the length of Workato's "minute" (tests shrink it together with
+            the simulator's time scale).
+        backoff_seconds: first backoff; doubles each retry, capped at ``max_backoff_seconds``.
+    """
+
+    def __init__(
+        self,
+        api_token: str | Secret,
+        *,
+        data_center: str | None = "us",
+        base_url: str | None = None,
+        user_email: str | None = None,
+        user_id: int | None = None,
+        timeout_seconds: float = 30.0,
+        max_attempts: int = 6,
+        deadline_seconds: float = 600.0,
+        requests_per_minute: int | dict[str, int] | None = None,
+        rate_window_seconds: float = 60.0,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        token = api_token if isinstance(api_token, Secret) else Secret(api_token or "")
+        if not token:
+            raise WorkatoConfigError(
+                f"no Workato API token: set {TOKEN_ENV_VAR} to an API client token "
+                "(Workspace admin > API clients)"
+            )
+        if not 0 < timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            raise WorkatoConfigError(
+                f"timeout_seconds must be between 0 and {MAX_TIMEOUT_SECONDS:g} "
+                f"(Workato cuts requests off after 40 s), got {timeout_seconds}"
+            )
+        if max_attempts < 1:
+            raise WorkatoConfigError("max_attempts must be at least 1")
+        self.base_url = resolve_base_url(data_center, base_url)
+        self.user_email = user_email
+        self.user_id = user_id
+        self.max_attempts = max_attempts
+        self.deadline_seconds = deadline_seconds
+        self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        if isinstance(requests_per_minute, dict):
+            quotas = {**DEFAULT_REQUESTS_PER_MINUTE, **requests_per_minute}
+        elif requests_per_minute is None:
+            quotas = dict(DEFAULT_REQUESTS_PER_MINUTE)
+        else:
+            quotas = {family: requests_per_minute for family in DEFAULT_REQUESTS_PER_MINUTE}
+        self.rate_limiter = RateLimiter(quotas, rate_window_seconds, sleep)
+        self._sleep = sleep
+        #: Requests sent, by endpoint family (retries included).
+        self.request_counts: Counter[str] = Counter()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=_BearerAuth(token),
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=_ReadOnlyTransport(transport or httpx.HTTPTransport()),
+            headers={"Accept": "application/json", "User-Agent": "archy-pipeline"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"WorkatoClient(base_url={self.base_url!r}, api_token='***')"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> WorkatoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    # ------------------------------------------------------------------ the one request method
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``path`` (relative to the API base) and return the decoded JSON body.
+
+        Retries what is worth retrying and raises a :class:`WorkatoError` subclass otherwise.
+        """
+        family = _family(path)
+        where = f"GET /api{path}"
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.rate_limiter.acquire(family)
+            self.request_counts[family] += 1
+            retry_after: float | None = None
+            try:
+                response = self._http.get(path, params=_clean(params))
+            except httpx.TimeoutException as exc:
+                failure: WorkatoError = WorkatoUnreachableError(
+                    f"Workato at {self.host} did not answer {where} in time "
+                    f"({type(exc).__name__}). Check the network, firewall, proxy or VPN "
+                    "between this machine and Workato, and the data center setting.",
+                    path=path,
+                )
+            except httpx.TransportError as exc:
+                failure = WorkatoUnreachableError(
+                    f"Cannot reach Workato at {self.host} for {where} ({type(exc).__name__}: "
+                    f"{_safe_text(exc)}). Check the network, firewall, proxy or VPN, and the "
+                    "data center / WORKATO_BASE_URL setting.",
+                    path=path,
+                )
+            else:
+                status = response.status_code
+                if status == 200:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        failure = WorkatoResponseError(
+                            f"Workato answered {where} with a body that is not complete JSON "
+                            f"({len(response.content)} bytes); the answer may have been cut "
+                            "off by a proxy.",
+                            status=status,
+                            path=path,
+                        )
+                elif status == 429:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    failure = WorkatoRateLimitError(
+                        f"Workato kept answering 429 Too Many Requests to {where}. Another "
+                        "tool may share this workspace's API quota; lower requests_per_minute "
+                        "or run the sync later.",
+                        status=status,
+                        path=path,
+                    )
+                elif status >= 500:
+                    body_id = _error_id(response)
+                    failure = WorkatoServerError(
+                        f"Workato answered {status} {response.reason_phrase} to {where}"
+                        + (f" (error id {body_id})" if body_id else "")
+                        + ". Workato may be having an incident: check status.workato.com "
+                        "and try again later.",
+                        status=status,
+                        path=path,
+                    )
+                else:
+                    raise self._client_error(response, path, where) from None
+            elapsed = time.monotonic() - started
+            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if attempt >= self.max_attempts or elapsed + wait > self.deadline_seconds:
+                reason = (
+                    f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
+                    f"in {elapsed:.1f} s"
+                )
+                raise type(failure)(
+                    f"{failure} ({reason})", status=failure.status, path=failure.path
+                ) from None
+            log.warning(
+                "Workato %s failed (%s); retry %d/%d in %.2f s",
+                where,
+                type(failure).__name__ if failure.status is None else failure.status,
+                attempt,
+                self.max_attempts - 1,
+                wait,
+            )
+            self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    def _client_error(self, response: httpx.Response, path: str, where: str) -> WorkatoError:
+        status = response.status_code
+        said = _message_of(response)
+        quoted = f' Workato said: "{said}".' if said else ""
+        if status == 401:
+            return WorkatoAuthenticationError(
+                f"Workato authentication failed (401 Unauthorized) for {where}: the API token "
+                "is wrong, expired or revoked. Generate a new API client token in Workspace "
+                f"admin > API clients and update {TOKEN_ENV_VAR}.",
+                status=status,
+                path=path,
+            )
+        if status == 403 and _PLAN_HINT.search(said):
+            return WorkatoPlanError(
+                f"The Workato Developer API is not available on this workspace's plan "
+                f"(403 for {where}).{quoted} Ask your Workato account team to enable API access.",
+                status=status,
+                path=path,
+            )
+        if status == 403:
+            return WorkatoAccessDeniedError(
+                f"Access denied (403 Forbidden) to {where}: the API client's role or project "
+                f"scope does not include this resource.{quoted} In Workspace admin > API "
+                "clients, give the client's role this privilege or add the project to its scope.",
+                status=status,
+                path=path,
+            )
+        if status == 404:
+            return WorkatoNotFoundError(
+                f"Not found (404) for {where}: it does not exist or is hidden from this API "
+                f"client.{quoted}",
+                status=status,
+                path=path,
+            )
+        if status == 400:
+            return WorkatoBadRequestError(
+                f"Workato refused the request {where} (400 Bad Request).{quoted}",
+                status=status,
+                path=path,
+            )
+        return WorkatoError(
+            f"Workato answered {status} {response.reason_phrase} to {where}.{quoted}",
+            status=status,
+            path=path,
+        )
+
+    # ------------------------------------------------------------------ endpoints
+    def me(self) -> dict[str, Any]:
+        """``GET /users/me``: the workspace's details (id, name, recipe counts, root folder)."""
+        body = self.get("/users/me")
+        if not isinstance(body, dict) or "id" not in body:
+            raise WorkatoResponseError("GET /api/users/me did not return a workspace object")
+        return body
+
+    def verify_identity(self) -> dict[str, Any]:
+        """Call ``/users/me`` and check the token belongs to the configured workspace."""
+        me = self.me()
+        if self.user_id is not None and int(me["id"]) != int(self.user_id):
+            raise WorkatoWorkspaceMismatchError(
+                f"the API token belongs to workspace {me.get('name')!r} (id {me['id']}), not "
+                f"to user id {self.user_id}: check {TOKEN_ENV_VAR} and the workspace settings"
+            )
+        if self.user_email is not None:
+            emails = {str(me.get(k) or "").lower() for k in ("email", "contact_email")}
+            if self.user_email.lower() not in emails:
+                raise WorkatoWorkspaceMismatchError(
+                    f"the API token belongs to workspace {me.get('name')!r} (id {me['id']}, "
+                    f"{me.get('email')}), not to {self.user_email}: check {TOKEN_ENV_VAR} and "
+                    "the workspace settings"
+                )
+        return me
+
+    def iter_recipes(
+        self,
+        *,
+        updated_after: datetime | str | None = None,
+        folder_id: int | None = None,
+        running: bool | None = None,
+        exclude_code: bool = False,
+        include_tags: bool = True,
+        per_page: int = MAX_PER_PAGE,
+        pagination: str = "since_id",
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every recipe matching the filters, newest id first.
+
+        ``pagination="since_id"`` (default) pages with Workato's keyset parameter: the next
+        page asks for ids below the smallest seen, so recipes created or deleted during the
+        listing never shift a page and make one item vanish. ``"page"`` walks
+        ``page=1,2,...``. Both stop at the first page shorter than ``per_page``.
+        ``on_page(page_number, items_on_page)`` reports progress.
+        """
+        if pagination not in {"since_id", "page"}:
+            raise WorkatoConfigError("pagination must be 'since_id' or 'page'")
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
+        params: dict[str, Any] = {
+            "per_page": per_page,
+            "updated_after": format_api_time(updated_after) if updated_after else None,
+            "folder_id": folder_id,
+            "running": running,
+            "exclude_code": exclude_code or None,
+            "includes[]": "tags" if include_tags else None,
+        }
+        seen: set[int] = set()
+        page = 1
+        since_id: int | None = None
+        while True:
+            if pagination == "page":
+                params["page"] = page
+            else:
+                params["since_id"] = since_id
+            body = self.get("/recipes", params)
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise WorkatoResponseError(
+                    'GET /api/recipes did not return the documented {"items": [...]} envelope'
+                )
+            items = body["items"]
+            if on_page:
+                on_page(page, len(items))
+            for item in items:
+                if item["id"] not in seen:
+                    seen.add(item["id"])
+                    yield item
+            if len(items) < per_page:
+                return
+            lowest = min(item["id"] for item in items)
+            if since_id is not None and lowest >= since_id:
+                raise WorkatoResponseError("GET /api/recipes since_id paging did not move on")
+            since_id = lowest
+            page += 1
+
+    def get_recipe(self, recipe_id: int, *, include_tags: bool = True) -> dict[str, Any]:
+        """One recipe with its code (``GET /recipes/:id``)."""
+        return self.get(
+            f"/recipes/{int(recipe_id)}", {"includes[]": "tags" if include_tags else None}
+        )
+
+    def list_connections(
+        self,
+        *,
+        folder_id: int | None = None,
+        project_id: int | None = None,
+        updated_after: datetime | str | None = None,
+        include_tags: bool = True,
+        include_runtime_connections: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Every connection the token can see (the endpoint is one bare, unpaged array)."""
+        body = self.get(
+            "/connections",
+            {
+                "folder_id": folder_id,
+                "project_id": project_id,
+                "updated_after": format_api_time(updated_after) if updated_after else None,
+                "includes[]": "tags" if include_tags else None,
+                "include_runtime_connections": include_runtime_connections or None,
+            },
+        )
+        return _bare_array(body, "/connections")
+
+    def list_folders(self, parent_id: int | None = None) -> list[dict[str, Any]]:
+        """Direct children of ``parent_id`` (Home when None), every page."""
+        return list(self._paged_array("/folders", {"parent_id": parent_id}))
+
+    def walk_folders(
+        self,
+        root_id: int | None = None,
+        *,
+        skip: Callable[[dict[str, Any]], bool] | None = None,
+        on_error: Callable[[dict[str, Any], WorkatoError], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every folder below ``root_id`` (Home when None), breadth first.
+
+        The endpoint lists only direct children, so the walk asks once per folder.
+        ``skip(folder)`` prunes a sub-tree without requesting it. ``on_error(folder, error)``
+        handles a folder whose children cannot be listed (403 from a project scope); without
+        it the error is raised.
+        """
+        queue: deque[dict[str, Any] | None] = deque([None])
+        seen: set[int] = set()
+        while queue:
+            parent = queue.popleft()
+            try:
+                children = self.list_folders(root_id if parent is None else parent["id"])
+            except (WorkatoAccessDeniedError, WorkatoNotFoundError) as error:
+                if on_error is None or parent is None:
+                    raise
+                on_error(parent, error)
+                continue
+            for folder in children:
+                if folder["id"] in seen or (skip and skip(folder)):
+                    continue
+                seen.add(folder["id"])
+                yield folder
+                queue.append(folder)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        """Every project (paginated bare array)."""
+        return list(self._paged_array("/projects", {}))
+
+    def list_jobs(
+        self, recipe_id: int, *, status: str | None = None, offset_job_id: str | None = None
+    ) -> dict[str, Any]:
+        """Recent jobs of a recipe with its job counts (``GET /recipes/:id/jobs``)."""
+        return self.get(
+            f"/recipes/{int(recipe_id)}/jobs", {"status": status, "offset_job_id": offset_job_id}
+        )
+
+    def _paged_array(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        page = 1
+        while True:
+            items = _bare_array(
+                self.get(path, {**params, "page": page, "per_page": MAX_PER_PAGE}), path
+            )
+            yield from items
+            if len(items) < MAX_PER_PAGE:
+                return
+            page += 1
+
+
+def _clean(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Drop unset parameters and spell booleans as the API does."""
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out
+
+
+def _bare_array(body: Any, path: str) -> list[dict[str, Any]]:
+    if not isinstance(body, list):
+        raise WorkatoResponseError(f"GET /api{path} did not return the documented JSON array")
+    return body
+
+
+def _error_id(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body.get("id")) if isinstance(body, dict) and body.get("id") else None
+
+
+def _safe_text(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]
