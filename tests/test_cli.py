@@ -1,0 +1,84 @@
+"""The command line: test-connection and simulator serve, as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from archy_pipeline.cli import main
+from tests.support import SECRET_TOKEN, workspace_with_recipes
+
+
+def test_test_connection_prints_workspace_and_exits_0(simulator, monkeypatch, capsys):
+    sim = simulator(workspace_with_recipes(12, name="ACME Integrations", workspace_id=4242))
+    monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
+    monkeypatch.setenv("WORKATO_BASE_URL", sim.base_url)
+    assert main(["test-connection"]) == 0
+    out = capsys.readouterr().out
+    assert "ACME Integrations (id 4242)" in out
+    assert "12 (6 running)" in out
+
+
+def test_test_connection_with_a_bad_token_exits_1_with_the_fix(simulator, monkeypatch, capsys):
+    sim = simulator(workspace_with_recipes(1))
+    monkeypatch.setenv("WORKATO_API_TOKEN", SECRET_TOKEN)
+    assert main(["test-connection", "--base-url", sim.base_url]) == 1
+    captured = capsys.readouterr()
+    assert "authentication failed" in captured.err
+    assert "WORKATO_API_TOKEN" in captured.err
+    assert SECRET_TOKEN not in captured.err + captured.out
+
+
+def test_test_connection_to_an_unreachable_host_exits_1(monkeypatch, capsys):
+    monkeypatch.setenv("WORKATO_API_TOKEN", SECRET_TOKEN)
+    assert main(["test-connection", "--base-url", "http://127.0.0.1:9/api", "--timeout", "1"]) == 1
+    assert "Cannot reach Workato" in capsys.readouterr().err
+
+
+def test_test_connection_catches_the_wrong_workspace(simulator, monkeypatch, capsys):
+    sim = simulator(workspace_with_recipes(1, workspace_id=1))
+    monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
+    assert main(["test-connection", "--base-url", sim.base_url, "--user-id", "2"]) == 1
+    assert "not to user id 2" in capsys.readouterr().err
+
+
+def test_simulator_serve_prints_base_url_and_token_and_serves(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archy_pipeline.cli", "simulator", "serve", "--recipes", "120",
+         "--port", "0", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "Ctrl+C" in line or not line:
+                break
+        text = "".join(lines)
+        base_url = re.search(r"base URL: (\S+)", text).group(1)
+        token = re.search(r"token:\s+(\S+)", text).group(1)
+        assert base_url.startswith("http://127.0.0.1:")
+        me = httpx.get(f"{base_url}/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["recipes_count"] == 120
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize("argv", [[], ["simulator"], ["nonsense"]])
+def test_usage_errors_exit_2(argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
