@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from archy_pipeline.workato_source import DATASET_NAME
+from archy_pipeline.workato_source.settings import DATASET_NAME
 
 EXTRACT_GROUP = "extract"
 OWNERS = ["team:integration-architecture"]

@@ -11,8 +11,9 @@ from archy_pipeline.definitions import defs
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.simulator.generator import generate_workspace
+from archy_pipeline.simulator.workspace import iter_blocks
+from archy_pipeline.workato_source.settings import RAW_TABLES
 
-RAW_TABLES = ["workspace", "folders", "projects", "connections", "recipes"]
 
 
 def resources(sim, duckdb_path) -> dict:
@@ -41,6 +42,10 @@ def test_extract_lands_every_item_the_simulator_serves(simulator, tmp_path):
         "projects": len(ws.projects),
         "connections": len(ws.connections),
         "recipes": len(ws.recipes),
+        "recipe_steps": sum(len(list(iter_blocks(r.code))) for r in ws.recipes.values()),
+        "recipe_connections": sum(len(r.config) for r in ws.recipes.values()),
+        "recipe_errors": 0,
+        "sync_issues": 0,
     }
     assert counts == expected
     with duckdb.connect(str(path), read_only=True) as con:

@@ -15,7 +15,15 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from archy_pipeline.constants import EXTRACT_GROUP, OWNERS, raw_key
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
-from archy_pipeline.workato_source import DATASET_NAME, workato_source
+from archy_pipeline.workato_source import (
+    DATASET_NAME,
+    PreviousState,
+    SyncOptions,
+    workato_source,
+)
+
+#: Tables whose previous rows the incremental sync compares against.
+TRACKED_TABLES = ("workspace", "folders", "projects", "connections", "recipes")
 
 PIPELINE_NAME = "workato"
 
@@ -44,6 +52,21 @@ _SPEC_PIPELINE = dlt.pipeline(
 )
 
 
+class SyncConfig(dg.Config):
+    """Run settings: the daily run is incremental, the weekly run a full refresh."""
+
+    full_refresh: bool = False
+    max_vanished_share: float = 0.5
+
+
+def load_previous_state(warehouse: WarehouseResource, workspace: str) -> PreviousState:
+    """What the warehouse holds from earlier syncs of ``workspace`` (empty the first time)."""
+    where = {"workspace": workspace}
+    tables = {t: warehouse.fetch_rows(DATASET_NAME, t, where) for t in TRACKED_TABLES}
+    errors = warehouse.fetch_rows(DATASET_NAME, "recipe_errors", where)
+    return PreviousState.from_rows(tables, (row["recipe_id"] for row in errors))
+
+
 @dlt_assets(
     dlt_source=workato_source(),
     dlt_pipeline=_SPEC_PIPELINE,
@@ -55,6 +78,7 @@ def workato_raw_tables(
     dlt: DagsterDltResource,
     workato: WorkatoResource,
     warehouse: WarehouseResource,
+    config: SyncConfig,
 ) -> Iterator[Any]:
     """Extract folders, projects, connections and recipes from Workato into the warehouse."""
 
@@ -68,9 +92,30 @@ def workato_raw_tables(
             f"Extracting Workato workspace {me.get('name')!r} (id {me['id']}) from "
             f"{client.host} into {warehouse.describe()}"
         )
-        source = workato_source(client, workspace=workato.workspace_name, progress=progress)
+        previous = load_previous_state(warehouse, workato.workspace_name)
+        options = SyncOptions(
+            full_refresh=config.full_refresh, max_vanished_share=config.max_vanished_share
+        )
+        source = workato_source(
+            client,
+            workspace=workato.workspace_name,
+            previous=previous,
+            options=options,
+            progress=progress,
+        )
         pipeline = warehouse.dlt_pipeline(PIPELINE_NAME, DATASET_NAME)
-        yield from dlt.run(
-            context=context, dlt_source=source, dlt_pipeline=pipeline
-        ).fetch_row_count()
+        events = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+        loaded = pipeline.last_trace.last_normalize_info.row_counts
+        where = {"workspace": workato.workspace_name}
+        for event in events:
+            table = event.asset_key.path[-1]
+            yield dg.MaterializeResult(
+                asset_key=event.asset_key,
+                metadata={
+                    **(event.metadata or {}),
+                    "dagster/row_count": warehouse.count_rows(DATASET_NAME, table, where),
+                    "rows_loaded": loaded.get(table, 0),
+                    "dagster/table_name": f"{DATASET_NAME}.{table}",
+                },
+            )
         context.log.info(f"Requests sent to Workato by family: {dict(client.request_counts)}")

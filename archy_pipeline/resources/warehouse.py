@@ -106,6 +106,20 @@ class WarehouseResource(dg.ConfigurableResource):
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def count_rows(self, schema: str, table: str, where: dict[str, Any] | None = None) -> int:
+        """How many rows ``schema.table`` holds (matching ``where``); 0 if it does not exist."""
+        placeholder = "%s" if self.dsn else "?"
+        conditions = [f'"{column}" = {placeholder}' for column in (where or {})]
+        sql = f'select count(*) from "{schema}"."{table}"'
+        if conditions:
+            sql += " where " + " and ".join(conditions)
+        with self.connect(read_only=True) as connection:
+            if not self._table_exists(connection, schema, table):
+                return 0
+            cursor = connection.cursor()
+            cursor.execute(sql, list((where or {}).values()))
+            return int(cursor.fetchone()[0])
+
     def _table_exists(self, connection: Any, schema: str, table: str) -> bool:
         placeholder = "%s" if self.dsn else "?"
         cursor = connection.cursor()

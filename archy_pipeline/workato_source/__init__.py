@@ -7,138 +7,134 @@ Run it on its own::
     pipeline.run(workato_source(client, workspace="Main Workspace"))
 
 Every row carries ``workspace`` so several workspaces can share one warehouse; keys are
-``(workspace, id)``.
+``(workspace, id)``. Pass the rows of the previous sync as ``previous`` (see
+:func:`archy_pipeline.workato_source.sync.PreviousState`) to load only what changed and to
+detect deletions; without it every item is loaded and nothing is marked deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
 from archy_pipeline.resources.workato_client import WorkatoClient
+from archy_pipeline.workato_source.settings import (
+    CONNECTION_COLUMNS,
+    DATASET_NAME,
+    FOLDER_COLUMNS,
+    ISSUE_COLUMNS,
+    PROJECT_COLUMNS,
+    RECIPE_COLUMNS,
+    RECIPE_CONNECTION_COLUMNS,
+    RECIPE_ERROR_COLUMNS,
+    RECIPE_STEP_COLUMNS,
+    WORKSPACE_COLUMNS,
+)
+from archy_pipeline.workato_source.sync import (
+    PreviousState,
+    ProgressFn,
+    SyncOptions,
+    WorkspaceSync,
+)
 
-#: The dlt dataset (warehouse schema) raw Workato tables land in.
-DATASET_NAME = "workato_raw"
+__all__ = ["DATASET_NAME", "PreviousState", "SyncOptions", "WorkspaceSync", "workato_source"]
 
-
-def _typed(**types: str) -> dict[str, dict[str, Any]]:
-    """Column hints, so documented fields exist even while every value is null."""
-    return {name: {"data_type": data_type, "nullable": True} for name, data_type in types.items()}
-
-
-WORKSPACE_COLUMNS = _typed(
-    plan_id="text", company_name="text", email="text", contact_email="text", location="text",
-    last_seen="timestamp", current_billing_period_start="timestamp",
-    current_billing_period_end="timestamp", avatar_url="text", about_me="text", phone="text",
-    contact_phone="text", interested_applications="json",
-)  # fmt: skip
-FOLDER_COLUMNS = _typed(parent_id="bigint", project_id="bigint", is_project="bool")
-PROJECT_COLUMNS = _typed(description="text", folder_id="bigint")
-CONNECTION_COLUMNS = _typed(
-    description="text", authorized_at="timestamp", authorization_status="text",
-    authorization_error="text", external_id="text", connection_lost_at="timestamp",
-    connection_lost_reason="text", parent_id="bigint", provider="text", tags="json",
-)  # fmt: skip
-RECIPE_COLUMNS = _typed(
-    code="text", trigger_application="text", description="text", webhook_url="text",
-    project_id="bigint", last_run_at="timestamp", stopped_at="timestamp", stop_cause="text",
-    trigger_closure="json", version_author_name="text", version_author_email="text",
-    version_comment="text", tags="json",
-)  # fmt: skip
-
-ProgressFn = Callable[[str, int, int], None]
-
-
-def _noop(stage: str, pages: int, items: int) -> None:
-    pass
+ENTITY_KEY = ("workspace", "id")
+RECIPE_KEY = ("workspace", "recipe_id")
 
 
 @dlt.source(name="workato", max_table_nesting=0)
 def workato_source(
     client: WorkatoClient | None = None,
     workspace: str = "Main Workspace",
+    previous: PreviousState | None = None,
+    options: SyncOptions | None = None,
     progress: ProgressFn | None = None,
 ) -> list[DltResource]:
-    """Workato folders, projects, connections and recipes of one workspace.
+    """Workato folders, projects, connections, recipes and their steps for one workspace.
 
     ``client`` may be None when the source is only inspected (Dagster builds the asset specs
     from it when the definitions load); the resources need a client when they run.
     """
-    report = progress or _noop
+    sync: WorkspaceSync | None = None
 
-    def need_client() -> WorkatoClient:
+    def rows(table: str) -> Iterator[dict[str, Any]]:
+        nonlocal sync
         if client is None:
             raise RuntimeError("workato_source needs a WorkatoClient to run")
-        return client
+        if sync is None:
+            sync = WorkspaceSync(client, workspace, previous, options, progress)
+        # Tables exist from the first sync on, even while empty: analysts query them.
+        yield dlt.mark.materialize_table_schema()
+        yield from sync.plan[table]
 
-    @dlt.resource(
-        primary_key=("workspace", "id"), write_disposition="merge", columns=WORKSPACE_COLUMNS
-    )
+    entity = {"primary_key": ENTITY_KEY, "write_disposition": "merge"}
+    # A recipe's steps and config entries are replaced as a whole when its code changes.
+    per_recipe = {
+        "merge_key": RECIPE_KEY,
+        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+    }
+
+    @dlt.resource(name="workspace", columns=WORKSPACE_COLUMNS, **entity)
     def workspace_details() -> Iterator[dict[str, Any]]:
-        """The workspace itself (GET /users/me): one row with its id, name, plan and counts."""
-        me = need_client().me()
-        report("workspace", 1, 1)
-        yield {**me, "workspace": workspace}
+        """The workspace itself (GET /users/me): its id, name, plan and recipe counts."""
+        yield from rows("workspace")
 
-    @dlt.resource(
-        primary_key=("workspace", "id"), write_disposition="merge", columns=FOLDER_COLUMNS
-    )
+    @dlt.resource(columns=FOLDER_COLUMNS, **entity)
     def folders() -> Iterator[dict[str, Any]]:
         """One row per folder, with its full path from Home (e.g. "Home/Sales/Quote to Cash")."""
-        api = need_client()
-        root_id = api.me()["root_folder_id"]
-        paths = {root_id: "Home"}
-        count = 0
-        for folder in api.walk_folders():
-            paths[folder["id"]] = f"{paths.get(folder['parent_id'], 'Home')}/{folder['name']}"
-            count += 1
-            if count % 100 == 0:
-                report("folders", 0, count)
-            yield {**folder, "path": paths[folder["id"]], "workspace": workspace}
-        report("folders", 0, count)
+        yield from rows("folders")
 
-    @dlt.resource(
-        primary_key=("workspace", "id"), write_disposition="merge", columns=PROJECT_COLUMNS
-    )
+    @dlt.resource(columns=PROJECT_COLUMNS, **entity)
     def projects() -> Iterator[dict[str, Any]]:
         """One row per project (a top-level folder with its own scope and properties)."""
-        items = need_client().list_projects()
-        report("projects", 0, len(items))
-        for project in items:
-            yield {**project, "workspace": workspace}
+        yield from rows("projects")
 
-    @dlt.resource(
-        primary_key=("workspace", "id"), write_disposition="merge", columns=CONNECTION_COLUMNS
-    )
+    @dlt.resource(columns=CONNECTION_COLUMNS, **entity)
     def connections() -> Iterator[dict[str, Any]]:
         """One row per connection: an authenticated account on an application."""
-        items = need_client().list_connections()
-        report("connections", 1, len(items))
-        for connection in items:
-            yield {**connection, "workspace": workspace}
+        yield from rows("connections")
 
-    @dlt.resource(
-        primary_key=("workspace", "id"), write_disposition="merge", columns=RECIPE_COLUMNS
-    )
+    @dlt.resource(columns=RECIPE_COLUMNS, **entity)
     def recipes() -> Iterator[dict[str, Any]]:
         """One row per recipe with all its metadata; ``code`` is the recipe tree as JSON text."""
-        loaded = 0
+        yield from rows("recipes")
 
-        def on_page(page: int, items: int) -> None:
-            nonlocal loaded
-            loaded += items
-            report("recipes", page, loaded)
+    @dlt.resource(primary_key=(*RECIPE_KEY, "number"), columns=RECIPE_STEP_COLUMNS, **per_recipe)
+    def recipe_steps() -> Iterator[dict[str, Any]]:
+        """One row per step of a recipe's code tree (pre-order), with what it references."""
+        yield from rows("recipe_steps")
 
-        for recipe in need_client().iter_recipes(on_page=on_page):
-            yield {**recipe, "workspace": workspace}
+    @dlt.resource(
+        primary_key=(*RECIPE_KEY, "position"), columns=RECIPE_CONNECTION_COLUMNS, **per_recipe
+    )
+    def recipe_connections() -> Iterator[dict[str, Any]]:
+        """One row per entry of a recipe's config: the connector it uses and through which
+        connection."""
+        yield from rows("recipe_connections")
+
+    @dlt.resource(primary_key=RECIPE_KEY, write_disposition="merge", columns=RECIPE_ERROR_COLUMNS)
+    def recipe_errors() -> Iterator[dict[str, Any]]:
+        """One row per recipe whose code could not be parsed, with the error and an excerpt."""
+        yield from rows("recipe_errors")
+
+    @dlt.resource(write_disposition="append", columns=ISSUE_COLUMNS)
+    def sync_issues() -> Iterator[dict[str, Any]]:
+        """What a sync could not see or do (folders outside the token's scope, deletions
+        refused...), one row per finding per sync, with a message saying what to do."""
+        yield from rows("sync_issues")
 
     return [
-        workspace_details.with_name("workspace"),
+        workspace_details,
         folders,
         projects,
         connections,
         recipes,
+        recipe_steps,
+        recipe_connections,
+        recipe_errors,
+        sync_issues,
     ]

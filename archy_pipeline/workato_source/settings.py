@@ -1,0 +1,75 @@
+"""Table names and column hints of the raw Workato tables.
+
+Column hints make every documented field exist in the warehouse even while all its values are
+null, and fix the types analysts rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The dlt dataset (warehouse schema) raw Workato tables land in.
+DATASET_NAME = "workato_raw"
+
+#: Raw tables, in the order a sync fills them.
+RAW_TABLES = (
+    "workspace",
+    "folders",
+    "projects",
+    "connections",
+    "recipes",
+    "recipe_steps",
+    "recipe_connections",
+    "recipe_errors",
+    "sync_issues",
+)
+
+
+def _typed(**types: str) -> dict[str, dict[str, Any]]:
+    return {name: {"data_type": data_type, "nullable": True} for name, data_type in types.items()}
+
+
+def _key(**types: str) -> dict[str, dict[str, Any]]:
+    return {name: {"data_type": data_type, "nullable": False} for name, data_type in types.items()}
+
+
+_ENTITY_KEY = _key(workspace="text", id="bigint")
+_RECIPE_KEY = _key(workspace="text", recipe_id="bigint")
+_TRACKED = _ENTITY_KEY | _typed(content_hash="text", deleted_at="timestamp")
+#: Marks a row that deletes earlier rows of the same key instead of being stored.
+_CLEARED = _RECIPE_KEY | {"_cleared": {"data_type": "bool", "nullable": True, "hard_delete": True}}
+
+WORKSPACE_COLUMNS = _TRACKED | _typed(
+    plan_id="text", company_name="text", email="text", contact_email="text", location="text",
+    last_seen="timestamp", current_billing_period_start="timestamp",
+    current_billing_period_end="timestamp", avatar_url="text", about_me="text", phone="text",
+    contact_phone="text", interested_applications="json",
+)  # fmt: skip
+FOLDER_COLUMNS = _TRACKED | _typed(
+    parent_id="bigint", project_id="bigint", is_project="bool", path="text"
+)  # fmt: skip
+PROJECT_COLUMNS = _TRACKED | _typed(description="text", folder_id="bigint")
+CONNECTION_COLUMNS = _TRACKED | _typed(
+    description="text", authorized_at="timestamp", authorization_status="text",
+    authorization_error="text", external_id="text", connection_lost_at="timestamp",
+    connection_lost_reason="text", parent_id="bigint", provider="text", tags="json",
+)  # fmt: skip
+RECIPE_COLUMNS = _TRACKED | _typed(
+    code="text", trigger_application="text", description="text", webhook_url="text",
+    project_id="bigint", last_run_at="timestamp", stopped_at="timestamp", stop_cause="text",
+    trigger_closure="json", version_author_name="text", version_author_email="text",
+    version_comment="text", tags="json",
+)  # fmt: skip
+RECIPE_STEP_COLUMNS = _CLEARED | _key(number="bigint") | _typed(
+    parent_number="bigint", depth="bigint", keyword="text", provider="text",
+    application="text", action_name="text", alias="text", skipped="bool", protected="bool",
+    in_catch="bool", connection_id="bigint", reference_kind="text", reference="text",
+    reference_name="text", resolved="bool", reference_raw="text",
+)  # fmt: skip
+RECIPE_CONNECTION_COLUMNS = _CLEARED | _key(position="bigint") | _typed(
+    provider="text", application="text", connection_id="bigint"
+)  # fmt: skip
+RECIPE_ERROR_COLUMNS = _CLEARED | _typed(error="text", excerpt="text")
+ISSUE_COLUMNS = _key(workspace="text", synced_at="timestamp") | _typed(
+    severity="text", kind="text", subject="text", message="text"
+)  # fmt: skip

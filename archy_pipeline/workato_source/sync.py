@@ -1,0 +1,535 @@
+"""What one sync of one workspace loads: the changes since the previous sync, and deletions.
+
+A sync compares what the API returns now with what the warehouse holds from the previous
+sync (:class:`PreviousState`) and emits only rows that changed. That makes a second sync of
+an unchanged workspace load nothing, and lets deletions be detected safely:
+
+* an item that vanished from a *complete* listing gets ``deleted_at`` (its last known row is
+  re-emitted with the timestamp set), and an item that comes back gets ``deleted_at`` null;
+* nothing is marked deleted when a listing was incomplete (a folder the token cannot open,
+  a failed listing) or when more than ``max_vanished_share`` of the items vanished at once:
+  the sync keeps the previous state and records a :class:`SyncIssue` instead.
+
+Recipes are incremental: a daily sync lists every recipe cheaply (``exclude_code=true``) to
+catch status changes and deletions, and fetches code only for recipes updated since the
+last cursor (minus a safety overlap). A full refresh lists everything with code.
+
+No Dagster import: the dlt source in this package uses this module, and so can a script.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any
+
+from archy_pipeline.recipe_parser import RecipeParseError, parse_recipe
+from archy_pipeline.resources.workato_client import (
+    WorkatoAccessDeniedError,
+    WorkatoClient,
+    WorkatoError,
+    WorkatoNotFoundError,
+    format_api_time,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+
+#: Columns dlt adds; never re-emitted.
+DLT_COLUMNS = frozenset({"_dlt_id", "_dlt_load_id"})
+#: Columns that hold JSON, per table: DuckDB hands them back as text, so they are decoded
+#: before a stored row is re-emitted.
+JSON_COLUMNS: dict[str, frozenset[str]] = {
+    "workspace": frozenset({"interested_applications"}),
+    "connections": frozenset({"tags"}),
+    "recipes": frozenset(
+        {
+            "action_applications",
+            "applications",
+            "config",
+            "parameters",
+            "parameters_schema",
+            "tags",
+            "trigger_closure",
+        }
+    ),
+    "folders": frozenset(),
+    "projects": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How a sync behaves.
+
+    Attributes:
+        full_refresh: list everything with code (the weekly run) instead of the incremental
+            path (the daily run).
+        overlap: how far before the last cursor the incremental listing starts, so clock skew
+            and recipes saved during the previous sync are not missed.
+        max_vanished_share: above this share of items vanishing at once, deletions are not
+            applied (a misconfigured token looks exactly like that).
+        refetch_limit: recipes whose code the warehouse lacks are fetched one by one up to
+            this many; beyond it the sync lists all recipes with code instead.
+    """
+
+    full_refresh: bool = False
+    overlap: timedelta = timedelta(minutes=10)
+    max_vanished_share: float = 0.5
+    refetch_limit: int = 100
+
+
+@dataclass(frozen=True)
+class SyncIssue:
+    """Something the sync could not see or do, in words a user can act on."""
+
+    kind: str
+    subject: str
+    message: str
+    severity: str = "warning"
+
+
+@dataclass
+class PreviousState:
+    """The rows the warehouse holds for one workspace, by table and id."""
+
+    rows: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    #: Recipe ids with a row in ``recipe_errors``.
+    recipe_error_ids: set[int] = field(default_factory=set)
+
+    @classmethod
+    def from_rows(
+        cls, tables: dict[str, Iterable[dict[str, Any]]], error_ids: Iterable[int] = ()
+    ) -> PreviousState:
+        state = cls(recipe_error_ids=set(error_ids))
+        for table, rows in tables.items():
+            state.rows[table] = {int(row["id"]): _restore(table, row) for row in rows}
+        return state
+
+    def table(self, name: str) -> dict[int, dict[str, Any]]:
+        return self.rows.get(name, {})
+
+    def active(self, name: str) -> dict[int, dict[str, Any]]:
+        return {k: v for k, v in self.table(name).items() if v.get("deleted_at") is None}
+
+
+def content_hash(item: dict[str, Any]) -> str:
+    """A stable hash of an API item, to tell whether anything in it changed."""
+    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _restore(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    restored = {k: v for k, v in row.items() if k not in DLT_COLUMNS}
+    for column in JSON_COLUMNS.get(table, ()):
+        value = restored.get(column)
+        if isinstance(value, str):
+            try:
+                restored[column] = json.loads(value)
+            except ValueError:
+                pass
+    return restored
+
+
+def _ts(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+class WorkspaceSync:
+    """One sync of one workspace; each table's rows are computed once, on first use."""
+
+    def __init__(
+        self,
+        client: WorkatoClient,
+        workspace: str,
+        previous: PreviousState | None = None,
+        options: SyncOptions | None = None,
+        progress: ProgressFn | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.client = client
+        self.workspace = workspace
+        self.previous = previous or PreviousState()
+        self.options = options or SyncOptions()
+        self.progress = progress or (lambda stage, pages, items: None)
+        self.now = now or datetime.now(timezone.utc)
+        self.issues: list[SyncIssue] = []
+        #: Folders the token can see listed but not open, with their sub-folders.
+        self.forbidden_folder_ids: set[int] = set()
+        #: How the recipes were fetched this run: "full", "incremental" or "first".
+        self.recipe_mode = "full"
+
+    # ------------------------------------------------------------------ shared helpers
+    def _row(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **item,
+            "workspace": self.workspace,
+            "content_hash": content_hash(item),
+            "deleted_at": None,
+        }
+
+    def _issue(self, kind: str, subject: str, message: str, severity: str = "warning") -> None:
+        issue = SyncIssue(kind, subject, message, severity)
+        log.warning("%s: %s", subject, message)
+        self.issues.append(issue)
+
+    def _diff(
+        self,
+        table: str,
+        current: dict[int, dict[str, Any]],
+        complete: bool,
+        protected_folders: set[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows to emit: new or changed items, then deletions when it is safe."""
+        stored = self.previous.table(table)
+        rows = []
+        for item_id, row in current.items():
+            before = stored.get(item_id)
+            if (
+                before is None
+                or before.get("content_hash") != row["content_hash"]
+                or before.get("deleted_at") is not None
+            ):
+                rows.append(row)
+        active = self.previous.active(table)
+        vanished = [i for i in active if i not in current]
+        if protected_folders:
+            hidden = [i for i in vanished if active[i].get("folder_id") in protected_folders]
+            if hidden:
+                self._issue(
+                    "not_visible",
+                    table,
+                    f"{len(hidden)} {table} in folders this API client cannot open were kept "
+                    "as they were: add those projects to the client's scope to sync them",
+                )
+            vanished = [i for i in vanished if i not in set(hidden)]
+        if not vanished:
+            return rows
+        if not complete:
+            self._issue(
+                "incomplete_listing",
+                table,
+                f"the {table} listing was incomplete, so {len(vanished)} {table} missing from it "
+                "were not marked deleted",
+            )
+            return rows
+        share = len(vanished) / len(active)
+        if share > self.options.max_vanished_share:
+            self._issue(
+                "mass_deletion_refused",
+                table,
+                f"{len(vanished)} of {len(active)} {table} ({share:.0%}) vanished at once, more "
+                f"than the {self.options.max_vanished_share:.0%} allowed: nothing was marked "
+                "deleted. Check the API client's role and project scope; if the deletions are "
+                "real, raise max_vanished_share for one sync.",
+            )
+            return rows
+        for item_id in vanished:
+            rows.append({**active[item_id], "deleted_at": self.now})
+        return rows
+
+    # ------------------------------------------------------------------ workspace
+    @cached_property
+    def me(self) -> dict[str, Any]:
+        return self.client.verify_identity()
+
+    def workspace_rows(self) -> list[dict[str, Any]]:
+        row = self._row(self.me)
+        self.progress("workspace", 1, 1)
+        return self._diff("workspace", {int(row["id"]): row}, complete=False)
+
+    # ------------------------------------------------------------------ folders
+    @cached_property
+    def _folders(self) -> tuple[dict[int, dict[str, Any]], bool]:
+        """Current folders with paths, and whether the walk saw everything."""
+        root_id = self.me["root_folder_id"]
+        paths: dict[int, str] = {root_id: "Home"}
+        current: dict[int, dict[str, Any]] = {}
+        complete = True
+
+        def forbidden(folder: dict[str, Any], error: WorkatoError) -> None:
+            nonlocal complete
+            complete = False
+            self.forbidden_folder_ids.add(folder["id"])
+            path = paths.get(folder["id"], folder["name"])
+            self._issue(
+                "folder_not_visible",
+                path,
+                f"folder '{path.removeprefix('Home/')}' is not visible to this API client: add "
+                "its project to the client's scope (Workspace admin > API clients)",
+            )
+
+        for folder in self.client.walk_folders(on_error=forbidden):
+            parent_path = paths.get(folder["parent_id"], "Home")
+            paths[folder["id"]] = f"{parent_path}/{folder['name']}"
+            current[folder["id"]] = {**self._row(folder), "path": paths[folder["id"]]}
+            if len(current) % 100 == 0:
+                self.progress("folders", 0, len(current))
+        self.progress("folders", 0, len(current))
+        # Folders below a forbidden one cannot be seen; keep their stored sub-tree too.
+        stored = self.previous.table("folders")
+        frontier = set(self.forbidden_folder_ids)
+        while frontier:
+            children = {i for i, row in stored.items() if row.get("parent_id") in frontier}
+            frontier = children - self.forbidden_folder_ids
+            self.forbidden_folder_ids |= children
+        return current, complete
+
+    def _folders_needed(self) -> bool:
+        """Whether this sync must walk the folder tree (always, except a daily sync that
+        met no folder it does not know)."""
+        if self.options.full_refresh or not self.previous.active("folders"):
+            return True
+        known = set(self.previous.active("folders")) | {self.me["root_folder_id"]}
+        used = {r.get("folder_id") for r in self._recipes[0].values()}
+        used |= {c.get("folder_id") for c in self._connections[0].values()}
+        return not used <= known
+
+    def folder_rows(self) -> list[dict[str, Any]]:
+        if not self._folders_needed():
+            self.progress("folders", 0, 0)
+            return []
+        current, complete = self._folders
+        # The row's hash covers the folder item and its path, so a parent rename moves it.
+        for row in current.values():
+            row["content_hash"] = content_hash({**row, "content_hash": None})
+        return self._diff("folders", current, complete)
+
+    # ------------------------------------------------------------------ projects
+    def project_rows(self) -> list[dict[str, Any]]:
+        current = {p["id"]: self._row(p) for p in self.client.list_projects()}
+        self.progress("projects", 0, len(current))
+        return self._diff("projects", current, complete=True)
+
+    # ------------------------------------------------------------------ connections
+    @cached_property
+    def _connections(self) -> tuple[dict[int, dict[str, Any]], bool]:
+        current = {c["id"]: self._row(c) for c in self.client.list_connections()}
+        self.progress("connections", 1, len(current))
+        return current, True
+
+    def connection_rows(self) -> list[dict[str, Any]]:
+        current, complete = self._connections
+        return self._diff("connections", current, complete, self._protected_folders())
+
+    def _protected_folders(self) -> set[int]:
+        if self._folders_needed():
+            self._folders
+        return self.forbidden_folder_ids
+
+    # ------------------------------------------------------------------ recipes
+    def _on_page(self, stage: str) -> Callable[[int, int], None]:
+        seen = 0
+
+        def report(page: int, items: int) -> None:
+            nonlocal seen
+            seen += items
+            self.progress(stage, page, seen)
+
+        return report
+
+    @cached_property
+    def _recipes(self) -> tuple[dict[int, dict[str, Any]], bool]:
+        """Every current recipe as a row with code, and whether the listing was complete."""
+        stored = self.previous.active("recipes")
+        if self.options.full_refresh or not stored:
+            self.recipe_mode = "full" if self.options.full_refresh else "first"
+            return self._list_recipes_with_code(), True
+        self.recipe_mode = "incremental"
+        listed = {
+            r["id"]: r
+            for r in self.client.iter_recipes(
+                exclude_code=True, on_page=self._on_page("recipes (status listing)")
+            )
+        }
+        cursor = max(
+            (_ts(r.get("updated_at")) for r in stored.values() if r.get("updated_at")),
+            default=None,
+        )
+        changed: dict[int, dict[str, Any]] = {}
+        if cursor is not None:
+            since = cursor - self.options.overlap
+            changed = {
+                r["id"]: r
+                for r in self.client.iter_recipes(
+                    updated_after=format_api_time(since),
+                    on_page=self._on_page("recipes (changed since last sync)"),
+                )
+            }
+        items: dict[int, dict[str, Any]] = {}
+        missing: list[int] = []
+        for recipe_id, item in listed.items():
+            fresh = changed.get(recipe_id)
+            if fresh is not None and _ts(fresh["updated_at"]) >= _ts(item["updated_at"]):
+                items[recipe_id] = fresh
+                continue
+            before = stored.get(recipe_id) or self.previous.table("recipes").get(recipe_id)
+            if (
+                before is not None
+                and before.get("code") is not None
+                and _ts(before.get("updated_at")) == _ts(item["updated_at"])
+            ):
+                items[recipe_id] = {**item, "code": before["code"]}
+            else:
+                missing.append(recipe_id)
+        for recipe_id, fresh in changed.items():
+            items.setdefault(recipe_id, fresh)  # created between the two listings
+        if len(missing) > self.options.refetch_limit:
+            log.info("%d recipes lack code in the warehouse: listing all with code", len(missing))
+            return self._list_recipes_with_code(), True
+        for recipe_id in missing:
+            try:
+                items[recipe_id] = self.client.get_recipe(recipe_id)
+            except (WorkatoNotFoundError, WorkatoAccessDeniedError):
+                continue  # deleted or hidden since the listing: it is not current
+        return {i: self._row(item) for i, item in items.items()}, True
+
+    def _list_recipes_with_code(self) -> dict[int, dict[str, Any]]:
+        return {
+            r["id"]: self._row(r)
+            for r in self.client.iter_recipes(on_page=self._on_page("recipes"))
+        }
+
+    @cached_property
+    def _recipe_rows(self) -> list[dict[str, Any]]:
+        current, complete = self._recipes
+        return self._diff("recipes", current, complete, self._protected_folders())
+
+    def recipe_rows(self) -> list[dict[str, Any]]:
+        return self._recipe_rows
+
+    @cached_property
+    def _parsed(self) -> dict[str, list[dict[str, Any]]]:
+        """Steps, config connections and parse errors of every recipe whose code changed."""
+        stored = self.previous.table("recipes")
+        steps: list[dict[str, Any]] = []
+        connections: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        parsed_count = 0
+        for row in self._recipe_rows:
+            if row.get("deleted_at") is not None:
+                continue
+            before = stored.get(row["id"])
+            if before is not None and before.get("code") == row.get("code"):
+                continue
+            key = {"workspace": self.workspace, "recipe_id": row["id"]}
+            try:
+                parsed = parse_recipe(row)
+            except RecipeParseError as error:
+                errors.append({**key, "error": error.message, "excerpt": error.excerpt})
+                # Clear the recipe's old steps and connections: they describe code that is gone.
+                steps.append({**key, "number": -1, "_cleared": True})
+                connections.append({**key, "position": -1, "_cleared": True})
+                continue
+            parsed_count += 1
+            if row["id"] in self.previous.recipe_error_ids:
+                errors.append({**key, "error": None, "excerpt": None, "_cleared": True})
+            for step in parsed.steps:
+                steps.append(
+                    {
+                        **key,
+                        "number": step.number,
+                        "parent_number": step.parent_number,
+                        "depth": step.depth,
+                        "keyword": step.keyword,
+                        "provider": step.provider,
+                        "application": step.application,
+                        "action_name": step.action_name,
+                        "alias": step.alias,
+                        "skipped": step.skipped,
+                        "protected": step.protected,
+                        "in_catch": step.in_catch,
+                        "connection_id": _as_int(step.connection_id),
+                        "reference_kind": step.reference_kind,
+                        "reference": step.reference,
+                        "reference_name": step.reference_name,
+                        "resolved": step.resolved,
+                        "reference_raw": step.reference_raw,
+                    }
+                )
+            for position, connection in enumerate(parsed.connections):
+                connections.append(
+                    {
+                        **key,
+                        "position": position,
+                        "provider": connection.provider,
+                        "application": connection.application,
+                        "connection_id": _as_int(connection.connection_id),
+                    }
+                )
+        self.progress("recipe steps", 0, len(steps))
+        if errors:
+            failed = sum(1 for e in errors if not e.get("_cleared"))
+            if failed:
+                self._issue(
+                    "recipe_parse_errors",
+                    "recipes",
+                    f"{failed} recipe(s) could not be parsed; see workato_raw.recipe_errors",
+                )
+        log.info("parsed %d changed recipes", parsed_count)
+        return {"steps": steps, "connections": connections, "errors": errors}
+
+    def recipe_step_rows(self) -> list[dict[str, Any]]:
+        return self._parsed["steps"]
+
+    def recipe_connection_rows(self) -> list[dict[str, Any]]:
+        return self._parsed["connections"]
+
+    def recipe_error_rows(self) -> list[dict[str, Any]]:
+        return self._parsed["errors"]
+
+    # ------------------------------------------------------------------ issues and plan
+    def issue_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "workspace": self.workspace,
+                "synced_at": self.now,
+                "severity": issue.severity,
+                "kind": issue.kind,
+                "subject": issue.subject,
+                "message": issue.message,
+            }
+            for issue in self.issues
+        ]
+
+    @cached_property
+    def plan(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table's rows, computed in dependency order (issues last, so they are all
+        there). Nothing is loaded unless the whole plan was computed: an error in any listing
+        fails the sync before a single row is written."""
+        plan = {
+            "workspace": self.workspace_rows(),
+            "recipes": self.recipe_rows(),
+            "connections": self.connection_rows(),
+            "folders": self.folder_rows(),
+            "projects": self.project_rows(),
+            "recipe_steps": self.recipe_step_rows(),
+            "recipe_connections": self.recipe_connection_rows(),
+            "recipe_errors": self.recipe_error_rows(),
+        }
+        plan["sync_issues"] = self.issue_rows()
+        return plan
