@@ -2,8 +2,10 @@
 
 Commands:
     test-connection   check the Workato settings: workspace name, id and recipe count.
+    sync              run the sync job for each workspace (incremental, or --full).
+    sql               query the DuckDB warehouse.
     simulator serve   run the bundled Workato simulator on loopback.
-    demo              simulator + test-connection + the sync job into data/archy.duckdb.
+    demo              simulator + test-connection + sync into data/archy.duckdb.
 """
 
 from __future__ import annotations
@@ -16,22 +18,30 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from archy_pipeline.resources.workato_client import (
     TOKEN_ENV_VAR,
     WorkatoClient,
     WorkatoError,
 )
+from archy_pipeline.workato_source.settings import RAW_TABLES
 
 BASE_URL_ENV_VAR = "WORKATO_BASE_URL"
 DATA_CENTER_ENV_VAR = "WORKATO_DATA_CENTER"
 
 
 def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
+    from archy_pipeline.config import load_config
+
+    workspace = load_config().workspace(args.workspace) if args.workspace else None
+    token = workspace.token() if workspace else os.environ.get(TOKEN_ENV_VAR, "")
+    default_base = workspace.base_url if workspace else os.environ.get(BASE_URL_ENV_VAR)
+    default_dc = workspace.data_center if workspace else os.environ.get(DATA_CENTER_ENV_VAR)
     return WorkatoClient(
-        os.environ.get(TOKEN_ENV_VAR, ""),
-        data_center=args.data_center or os.environ.get(DATA_CENTER_ENV_VAR) or "us",
-        base_url=args.base_url or os.environ.get(BASE_URL_ENV_VAR) or None,
+        token,
+        data_center=args.data_center or default_dc or "us",
+        base_url=args.base_url or default_base or None,
         user_email=args.user_email,
         user_id=args.user_id,
         timeout_seconds=args.timeout,
@@ -42,15 +52,110 @@ def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
 
 def cmd_test_connection(args: argparse.Namespace) -> int:
     """Call /users/me and print what the token opens; 0 on success, 1 with the reason."""
+    from archy_pipeline.config import ConfigError
+
     try:
         with _client_from_args(args) as client:
             me = client.verify_identity()
-    except WorkatoError as error:
+    except (WorkatoError, ConfigError) as error:
         print(f"Connection failed: {error}", file=sys.stderr)
         return 1
     print(f"Connected to Workato at {client.host}")
     print(f"  workspace: {me.get('name')} (id {me['id']})")
     print(f"  recipes:   {me.get('recipes_count')} ({me.get('active_recipes_count')} running)")
+    return 0
+
+
+def _root_cause(error: Any) -> str:
+    """The innermost message of a Dagster step failure: the reason, not the wrapping."""
+    messages = []
+    while error is not None:
+        messages.append((error.cls_name or "", error.message.strip().splitlines()[-1]))
+        error = error.cause or error.context
+    for cls_name, message in reversed(messages):
+        if cls_name.startswith(("Workato", "Config")):
+            _, found, rest = message.partition(f"{cls_name}: ")
+            return rest if found else message
+    return messages[-1][1] if messages else "unknown error"
+
+
+def run_sync(
+    names: list[str] | None = None, full: bool = False, max_vanished_share: float | None = None
+) -> int:
+    """Run the sync job once per workspace partition, in process; 0 if every one succeeded."""
+    from dagster import DagsterInstance
+
+    from archy_pipeline.config import ConfigError, load_config
+    from archy_pipeline.constants import WORKSPACES
+    from archy_pipeline.definitions import defs
+
+    try:
+        config = load_config()
+        names = names or config.names
+        for name in names:
+            config.workspace(name)
+    except ConfigError as error:
+        print(f"sync failed: {error}", file=sys.stderr)
+        return 1
+    home = os.environ.get("DAGSTER_HOME")
+    instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(WORKSPACES.name, names)
+    job = defs.resolve_job_def("sync_job")
+    run_config: dict[str, Any] = {
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        "ops": {"workato_raw": {"config": {"full_refresh": full}}},
+    }
+    if max_vanished_share is not None:
+        run_config["ops"]["workato_raw"]["config"]["max_vanished_share"] = max_vanished_share
+    failed = []
+    for name in names:
+        kind = "full refresh" if full else "incremental"
+        print(f"== Syncing workspace {name!r} ({kind})", flush=True)
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, partition_key=name, raise_on_error=False
+        )
+        if result.success:
+            loaded = {
+                e.materialization.asset_key.path[-1]: e.materialization.metadata
+                for e in result.get_asset_materialization_events()
+            }
+            summary = ", ".join(
+                f"{table} {meta['dagster/row_count'].value} (+{meta['rows_loaded'].value})"
+                for table, meta in loaded.items()
+                if "rows_loaded" in meta
+            )
+            print(f"== {name!r} synced: {summary}", flush=True)
+            continue
+        failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+        reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
+        print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
+        failed.append(name)
+    return 1 if failed else 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    return run_sync(
+        [args.workspace] if args.workspace else None, args.full, args.max_vanished_share
+    )
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Print the result of one query against the DuckDB warehouse."""
+    import duckdb
+
+    path = Path(os.environ.get("ARCHY_DUCKDB_PATH", "data/archy.duckdb"))
+    if not path.exists():
+        print(f"no warehouse at {path}: run `make demo` or `archy-pipeline sync` first",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            relation = con.sql(args.query)
+        except duckdb.Error as error:
+            print(f"query failed: {error}", file=sys.stderr)
+            return 1
+        if relation is not None:
+            relation.show(max_rows=args.max_rows, max_width=200)
     return 0
 
 
@@ -104,7 +209,6 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator, check the connection, run the sync job, say where results are."""
     import duckdb
-    from dagster import DagsterInstance
 
     from archy_pipeline.simulator import WorkatoSimulator
 
@@ -124,30 +228,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
         args.base_url, args.data_center = sim.base_url, None
         if cmd_test_connection(args) != 0:
             return 1
-        print("3. Running the sync job (Dagster, in process)")
-        from archy_pipeline.definitions import defs
-
-        home = os.environ.get("DAGSTER_HOME")
-        instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
-        result = defs.resolve_job_def("sync_job").execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        print("3. archy-pipeline sync (the sync job, through Dagster, in process)")
+        # The demo has its own archy.yaml, so a user's file never points it elsewhere.
+        config_file = duckdb_path.parent / "demo-archy.yaml"
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(
+            "# Written by `archy-pipeline demo`: the bundled simulator as the only workspace.\n"
+            f"workspaces:\n  - name: Main Workspace\n    base_url: {sim.base_url}\n"
+            f"    token_env: {TOKEN_ENV_VAR}\n"
         )
-        if not result.success:
-            print("The sync job failed; see the log above.", file=sys.stderr)
+        os.environ["ARCHY_CONFIG"] = str(config_file)
+        print(f"   config: {config_file}")
+        if run_sync() != 0:
             return 1
+        home = os.environ.get("DAGSTER_HOME")
         requests = len(sim.requests)
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:
         print(f"4. Done in {time.monotonic() - started:.1f} s ({requests} API requests)")
         print(f"   Results: {duckdb_path.resolve()}")
-        for table in ("workspace", "folders", "projects", "connections", "recipes"):
+        for table in RAW_TABLES:
             (count,) = con.execute(f"select count(*) from workato_raw.{table}").fetchone()
-            print(f"     workato_raw.{table:<12} {count:>6} rows")
+            print(f"     workato_raw.{table:<20} {count:>7} rows")
     finally:
         con.close()
-    print(f"   Query them:   duckdb {duckdb_path}  (or Python: duckdb.connect('{duckdb_path}'))")
+    print('   Query them:   .venv/bin/archy-pipeline sql "select name, running from '
+          'workato_raw.recipes limit 10"')  # fmt: skip
+    print(f"   or from Python: duckdb.connect('{duckdb_path}', read_only=True)")
     if home:
         print(f"   Dagster runs are stored in {home}; open the UI with:  make ui")
         print("   then browse to http://127.0.0.1:3000")
@@ -170,7 +277,25 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--user-email", help="fail unless the token belongs to this email")
     test.add_argument("--user-id", type=int, help="fail unless the token belongs to this id")
     test.add_argument("--timeout", type=float, default=30.0, help="seconds, at most 40")
+    test.add_argument("--workspace", help="a workspace named in archy.yaml")
     test.set_defaults(func=cmd_test_connection)
+
+    sync = commands.add_parser(
+        "sync", help="sync every workspace in archy.yaml (or one) through the sync job"
+    )
+    sync.add_argument("--full", action="store_true", help="full refresh (the weekly run)")
+    sync.add_argument("--workspace", help="only this workspace (its name in archy.yaml)")
+    sync.add_argument(
+        "--max-vanished-share",
+        type=float,
+        help="allow more items to vanish at once than archy.yaml does (one run)",
+    )
+    sync.set_defaults(func=cmd_sync)
+
+    sql = commands.add_parser("sql", help="query the DuckDB warehouse (ARCHY_DUCKDB_PATH)")
+    sql.add_argument("query", help='e.g. "select name, running from workato_raw.recipes"')
+    sql.add_argument("--max-rows", type=int, default=40)
+    sql.set_defaults(func=cmd_sql)
 
     simulator = commands.add_parser("simulator", help="the bundled Workato simulator")
     sim_commands = simulator.add_subparsers(dest="simulator_command", required=True)
@@ -188,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the whole pipeline against the simulator")
     demo.add_argument("--recipes", type=int, default=300)
     demo.add_argument("--seed", type=int, default=42)
-    demo.set_defaults(func=cmd_demo, exports=None, user_email=None, user_id=None, timeout=30.0)
+    demo.set_defaults(
+        func=cmd_demo, exports=None, user_email=None, user_id=None, timeout=30.0, workspace=None
+    )
     return parser
 
 

@@ -7,6 +7,12 @@ import dagster as dg
 from archy_pipeline.workato_source.settings import DATASET_NAME
 
 EXTRACT_GROUP = "extract"
+
+#: The concurrency pool of every step that writes the warehouse (dagster.yaml limits it to 1).
+WAREHOUSE_POOL = "warehouse"
+
+#: One partition per Workato workspace (named in archy.yaml), added when a sync starts.
+WORKSPACES = dg.DynamicPartitionsDefinition(name="workato_workspaces")
 OWNERS = ["team:integration-architecture"]
 
 

@@ -44,3 +44,28 @@ def client_for(sim: WorkatoSimulator, token: str | None = None, **kwargs: Any) -
     kwargs.setdefault("backoff_seconds", 0.01)
     kwargs.setdefault("max_backoff_seconds", 0.05)
     return WorkatoClient(token or sim.token, base_url=sim.base_url, **kwargs)
+
+
+def materialize_sync(
+    resources: dict[str, Any],
+    partition: str = "Main Workspace",
+    run_config: dict[str, Any] | None = None,
+    instance: Any = None,
+    raise_on_error: bool = True,
+):
+    """Materialize the extract assets for one workspace partition, in process."""
+    import dagster as dg
+
+    from archy_pipeline.assets.extract import workato_raw_tables
+    from archy_pipeline.constants import WORKSPACES
+
+    instance = instance or dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(WORKSPACES.name, [partition])
+    return dg.materialize(
+        [workato_raw_tables],
+        resources=resources,
+        partition_key=partition,
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=raise_on_error,
+    )

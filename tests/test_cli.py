@@ -82,3 +82,47 @@ def test_usage_errors_exit_2(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+def _config_for(sim, tmp_path, monkeypatch, name: str = "ACME") -> None:
+    path = tmp_path / "archy.yaml"
+    path.write_text(f"workspaces:\n  - name: {name}\n    base_url: {sim.base_url}\n")
+    monkeypatch.setenv("ARCHY_CONFIG", str(path))
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "archy.duckdb"))
+    monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
+
+
+def test_sync_shows_progress_and_what_it_loaded(simulator, tmp_path, monkeypatch, capsys):
+    sim = simulator(workspace_with_recipes(130), rate_limits=None)
+    _config_for(sim, tmp_path, monkeypatch)
+    assert main(["sync"]) == 0
+    out = capsys.readouterr()
+    assert "== Syncing workspace 'ACME' (incremental)" in out.out
+    assert "recipes 130 (+130)" in out.out
+    assert "recipes: 100 items so far, 1 page" in out.err, "progress per page in the run log"
+
+    assert main(["sync", "--workspace", "ACME"]) == 0
+    assert "recipes 130 (+0)" in capsys.readouterr().out, "nothing new the second time"
+
+    assert main(["sql", "select count(*) as n from workato_raw.recipes"]) == 0
+    assert "130" in capsys.readouterr().out
+
+
+def test_sync_failure_exits_1_with_a_one_line_reason(simulator, tmp_path, monkeypatch, capsys):
+    sim = simulator(workspace_with_recipes(3), rate_limits=None)
+    _config_for(sim, tmp_path, monkeypatch)
+    monkeypatch.setenv("WORKATO_API_TOKEN", SECRET_TOKEN)
+    assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("sync of")]
+    assert line.startswith("sync of 'ACME' failed: Workato authentication failed (401")
+    assert SECRET_TOKEN not in err
+
+
+def test_sync_of_an_unknown_workspace_names_the_known_ones(
+    simulator, tmp_path, monkeypatch, capsys
+):
+    sim = simulator(workspace_with_recipes(1), rate_limits=None)
+    _config_for(sim, tmp_path, monkeypatch)
+    assert main(["sync", "--workspace", "Nope"]) == 1
+    assert "no workspace named 'Nope'" in capsys.readouterr().err

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dagster as dg
 import duckdb
 from dagster_dlt import DagsterDltResource
 
-from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.definitions import defs
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.simulator.generator import generate_workspace
 from archy_pipeline.simulator.workspace import iter_blocks
 from archy_pipeline.workato_source.settings import RAW_TABLES
-
+from tests.support import materialize_sync
 
 
 def resources(sim, duckdb_path) -> dict:
@@ -29,7 +27,7 @@ def test_extract_lands_every_item_the_simulator_serves(simulator, tmp_path):
     sim = simulator(ws, rate_limits=None)
     path = tmp_path / "archy.duckdb"
 
-    result = dg.materialize([workato_raw_tables], resources=resources(sim, path))
+    result = materialize_sync(resources(sim, path))
 
     assert result.success
     counts = {
@@ -68,10 +66,10 @@ def test_a_second_run_merges_instead_of_duplicating(simulator, tmp_path):
     ws = generate_workspace(6, recipes=50)
     sim = simulator(ws, rate_limits=None)
     path = tmp_path / "archy.duckdb"
-    assert dg.materialize([workato_raw_tables], resources=resources(sim, path)).success
+    assert materialize_sync(resources(sim, path)).success
     recipe = next(iter(ws.recipes.values()))
     ws.update_recipe(recipe.id, name="Renamed by the test")
-    assert dg.materialize([workato_raw_tables], resources=resources(sim, path)).success
+    assert materialize_sync(resources(sim, path)).success
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("select count(*) from workato_raw.recipes").fetchone() == (50,)
         name = con.execute(

@@ -14,13 +14,12 @@ import dagster as dg
 import pytest
 from dagster_dlt import DagsterDltResource
 
-from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.simulator import WorkatoSimulator, Workspace
 from archy_pipeline.simulator.generator import generate_workspace
 from archy_pipeline.simulator.workspace import iter_blocks
-from tests.support import simple_code
+from tests.support import materialize_sync, simple_code
 
 
 class Syncer:
@@ -33,8 +32,7 @@ class Syncer:
 
     def run(self, expect_success: bool = True, **config: Any) -> dg.ExecuteInProcessResult:
         self.sim.clear_log()
-        result = dg.materialize(
-            [workato_raw_tables],
+        result = materialize_sync(
             resources={
                 "dlt": DagsterDltResource(),
                 "workato": WorkatoResource(

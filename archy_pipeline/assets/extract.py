@@ -2,6 +2,7 @@
 
 # No "from __future__ import annotations" here: Dagster reads the context annotation at runtime.
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from archy_pipeline.constants import EXTRACT_GROUP, OWNERS, raw_key
+from archy_pipeline.config import load_config
+from archy_pipeline.constants import EXTRACT_GROUP, OWNERS, WAREHOUSE_POOL, WORKSPACES, raw_key
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.workato_source import (
@@ -26,6 +28,11 @@ from archy_pipeline.workato_source import (
 TRACKED_TABLES = ("workspace", "folders", "projects", "connections", "recipes")
 
 PIPELINE_NAME = "workato"
+
+
+def pipeline_name(workspace: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", workspace.lower()).strip("_") or "workspace"
+    return f"{PIPELINE_NAME}_{slug}"
 
 
 class WorkatoDltTranslator(DagsterDltTranslator):
@@ -56,7 +63,7 @@ class SyncConfig(dg.Config):
     """Run settings: the daily run is incremental, the weekly run a full refresh."""
 
     full_refresh: bool = False
-    max_vanished_share: float = 0.5
+    max_vanished_share: float | None = None
 
 
 def load_previous_state(warehouse: WarehouseResource, workspace: str) -> PreviousState:
@@ -72,6 +79,9 @@ def load_previous_state(warehouse: WarehouseResource, workspace: str) -> Previou
     dlt_pipeline=_SPEC_PIPELINE,
     name="workato_raw",
     dagster_dlt_translator=WorkatoDltTranslator(),
+    partitions_def=WORKSPACES,
+    # DuckDB takes one writer at a time: runs that write the warehouse share one pool.
+    pool=WAREHOUSE_POOL,
 )
 def workato_raw_tables(
     context: dg.AssetExecutionContext,
@@ -80,33 +90,44 @@ def workato_raw_tables(
     warehouse: WarehouseResource,
     config: SyncConfig,
 ) -> Iterator[Any]:
-    """Extract folders, projects, connections and recipes from Workato into the warehouse."""
+    """Extract folders, projects, connections and recipes from Workato into the warehouse.
+
+    One partition per workspace in archy.yaml, so each syncs (and fails) on its own.
+    """
 
     def progress(stage: str, pages: int, items: int) -> None:
         page_note = f", {pages} page{'s' if pages != 1 else ''}" if pages else ""
         context.log.info(f"{stage}: {items} item{'s' if items != 1 else ''} so far{page_note}")
 
-    with workato.get_client() as client:
+    archy = load_config()
+    workspace = archy.workspace(context.partition_key)
+    selection = workspace.sync
+    with workato.get_client(workspace) as client:
         me = client.verify_identity()
         context.log.info(
-            f"Extracting Workato workspace {me.get('name')!r} (id {me['id']}) from "
-            f"{client.host} into {warehouse.describe()}"
+            f"Syncing {workspace.name!r} (Workato workspace {me.get('name')!r}, id {me['id']}) "
+            f"from {client.host} into {warehouse.describe()}"
+            + (" (full refresh)" if config.full_refresh else "")
         )
-        previous = load_previous_state(warehouse, workato.workspace_name)
+        previous = load_previous_state(warehouse, workspace.name)
         options = SyncOptions(
-            full_refresh=config.full_refresh, max_vanished_share=config.max_vanished_share
+            full_refresh=config.full_refresh,
+            max_vanished_share=(
+                config.max_vanished_share
+                if config.max_vanished_share is not None
+                else selection.max_vanished_share
+            ),
+            selection=selection,
+            environments=dict(archy.environments),
         )
         source = workato_source(
-            client,
-            workspace=workato.workspace_name,
-            previous=previous,
-            options=options,
-            progress=progress,
+            client, workspace=workspace.name, previous=previous, options=options, progress=progress
         )
-        pipeline = warehouse.dlt_pipeline(PIPELINE_NAME, DATASET_NAME)
+        # One dlt pipeline per workspace, so their local states never mix.
+        pipeline = warehouse.dlt_pipeline(pipeline_name(workspace.name), DATASET_NAME)
         events = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
         loaded = pipeline.last_trace.last_normalize_info.row_counts
-        where = {"workspace": workato.workspace_name}
+        where = {"workspace": workspace.name}
         for event in events:
             table = event.asset_key.path[-1]
             yield dg.MaterializeResult(

@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
+from archy_pipeline.config import DEFAULT_ENVIRONMENTS, SyncSelection, environment_of
 from archy_pipeline.recipe_parser import RecipeParseError, parse_recipe
 from archy_pipeline.resources.workato_client import (
     WorkatoAccessDeniedError,
@@ -77,12 +78,18 @@ class SyncOptions:
             applied (a misconfigured token looks exactly like that).
         refetch_limit: recipes whose code the warehouse lacks are fetched one by one up to
             this many; beyond it the sync lists all recipes with code instead.
+        selection: which folders, recipes and connections to sync (``archy.yaml``).
+        environments: naming patterns that tell a connection's environment.
     """
 
     full_refresh: bool = False
     overlap: timedelta = timedelta(minutes=10)
     max_vanished_share: float = 0.5
     refetch_limit: int = 100
+    selection: SyncSelection = field(default_factory=SyncSelection)
+    environments: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_ENVIRONMENTS)
+    )
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,9 @@ class WorkspaceSync:
         self.forbidden_folder_ids: set[int] = set()
         #: How the recipes were fetched this run: "full", "incremental" or "first".
         self.recipe_mode = "full"
+        #: Folders excluded by the selection (never requested), and the folders selected.
+        self.excluded_folder_ids: set[int] = set()
+        self.selected_folder_ids: set[int] | None = None
 
     # ------------------------------------------------------------------ shared helpers
     def _row(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +213,13 @@ class WorkspaceSync:
         current: dict[int, dict[str, Any]],
         complete: bool,
         protected_folders: set[int] | None = None,
+        in_scope: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows to emit: new or changed items, then deletions when it is safe."""
+        """Rows to emit: new or changed items, then deletions when it is safe.
+
+        ``in_scope(stored_row)`` tells whether a stored item is one this sync looks for; an
+        item outside the selection that is missing from the listing is left as it was.
+        """
         stored = self.previous.table(table)
         rows = []
         for item_id, row in current.items():
@@ -217,6 +232,8 @@ class WorkspaceSync:
                 rows.append(row)
         active = self.previous.active(table)
         vanished = [i for i in active if i not in current]
+        if in_scope is not None:
+            vanished = [i for i in vanished if in_scope(active[i])]
         if protected_folders:
             hidden = [i for i in vanished if active[i].get("folder_id") in protected_folders]
             if hidden:
@@ -237,7 +254,7 @@ class WorkspaceSync:
                 "were not marked deleted",
             )
             return rows
-        share = len(vanished) / len(active)
+        share = len(vanished) / max(1, len(active))
         if share > self.options.max_vanished_share:
             self._issue(
                 "mass_deletion_refused",
@@ -283,10 +300,25 @@ class WorkspaceSync:
                 "its project to the client's scope (Workspace admin > API clients)",
             )
 
-        for folder in self.client.walk_folders(on_error=forbidden):
+        selection = self.options.selection.folders
+
+        def excluded(folder: dict[str, Any]) -> bool:
+            path = f"{paths.get(folder['parent_id'], 'Home')}/{folder['name']}"
+            if selection.excludes(folder["id"], path):
+                self.excluded_folder_ids.add(folder["id"])
+                return True
+            return False
+
+        root_selected = selection.includes(root_id, "Home")
+        self.selected_folder_ids = {root_id} if root_selected else set()
+        for folder in self.client.walk_folders(skip=excluded, on_error=forbidden):
             parent_path = paths.get(folder["parent_id"], "Home")
-            paths[folder["id"]] = f"{parent_path}/{folder['name']}"
-            current[folder["id"]] = {**self._row(folder), "path": paths[folder["id"]]}
+            path = paths[folder["id"]] = f"{parent_path}/{folder['name']}"
+            if folder["parent_id"] in self.selected_folder_ids or (
+                selection.include and selection.includes(folder["id"], path)
+            ):
+                self.selected_folder_ids.add(folder["id"])
+            current[folder["id"]] = {**self._row(folder), "path": path}
             if len(current) % 100 == 0:
                 self.progress("folders", 0, len(current))
         self.progress("folders", 0, len(current))
@@ -302,7 +334,11 @@ class WorkspaceSync:
     def _folders_needed(self) -> bool:
         """Whether this sync must walk the folder tree (always, except a daily sync that
         met no folder it does not know)."""
-        if self.options.full_refresh or not self.previous.active("folders"):
+        if (
+            self.options.full_refresh
+            or self.options.selection.folders.active
+            or not self.previous.active("folders")
+        ):
             return True
         known = set(self.previous.active("folders")) | {self.me["root_folder_id"]}
         used = {r.get("folder_id") for r in self._recipes[0].values()}
@@ -314,10 +350,26 @@ class WorkspaceSync:
             self.progress("folders", 0, 0)
             return []
         current, complete = self._folders
+        # Excluded sub-trees were never listed: their stored folders are out of scope.
+        out_of_scope = self._excluded_subtree
         # The row's hash covers the folder item and its path, so a parent rename moves it.
         for row in current.values():
             row["content_hash"] = content_hash({**row, "content_hash": None})
-        return self._diff("folders", current, complete)
+        return self._diff(
+            "folders", current, complete, in_scope=lambda row: row["id"] not in out_of_scope
+        )
+
+    @cached_property
+    def _excluded_subtree(self) -> set[int]:
+        """Excluded folders and every stored folder below them (after the walk)."""
+        self._walk_folders()
+        stored = self.previous.table("folders")
+        found = set(self.excluded_folder_ids)
+        frontier = set(found)
+        while frontier:
+            frontier = {i for i, r in stored.items() if r.get("parent_id") in frontier} - found
+            found |= frontier
+        return found
 
     # ------------------------------------------------------------------ projects
     def project_rows(self) -> list[dict[str, Any]]:
@@ -326,20 +378,41 @@ class WorkspaceSync:
         return self._diff("projects", current, complete=True)
 
     # ------------------------------------------------------------------ connections
+    def _connection_selected(self, connection: dict[str, Any]) -> bool:
+        selection = self.options.selection.connections
+        if not selection.active:
+            return True
+        name = connection.get("name") or ""
+        return selection.selects(name, environment_of(name, self.options.environments))
+
     @cached_property
     def _connections(self) -> tuple[dict[int, dict[str, Any]], bool]:
-        current = {c["id"]: self._row(c) for c in self.client.list_connections()}
+        current = {
+            c["id"]: self._row(c)
+            for c in self.client.list_connections()
+            if self._connection_selected(c)
+        }
         self.progress("connections", 1, len(current))
         return current, True
 
     def connection_rows(self) -> list[dict[str, Any]]:
         current, complete = self._connections
-        return self._diff("connections", current, complete, self._protected_folders())
+        return self._diff(
+            "connections",
+            current,
+            complete,
+            self._protected_folders(),
+            in_scope=self._connection_selected,
+        )
 
     def _protected_folders(self) -> set[int]:
         if self._folders_needed():
-            self._folders
+            self._walk_folders()
         return self.forbidden_folder_ids
+
+    def _walk_folders(self) -> None:
+        """Walk the folder tree once; it tells forbidden, excluded and selected folders."""
+        _ = self._folders
 
     # ------------------------------------------------------------------ recipes
     def _on_page(self, stage: str) -> Callable[[int, int], None]:
@@ -362,7 +435,7 @@ class WorkspaceSync:
         self.recipe_mode = "incremental"
         listed = {
             r["id"]: r
-            for r in self.client.iter_recipes(
+            for r in self._iter_recipes(
                 exclude_code=True, on_page=self._on_page("recipes (status listing)")
             )
         }
@@ -375,7 +448,7 @@ class WorkspaceSync:
             since = cursor - self.options.overlap
             changed = {
                 r["id"]: r
-                for r in self.client.iter_recipes(
+                for r in self._iter_recipes(
                     updated_after=format_api_time(since),
                     on_page=self._on_page("recipes (changed since last sync)"),
                 )
@@ -409,15 +482,79 @@ class WorkspaceSync:
         return {i: self._row(item) for i, item in items.items()}, True
 
     def _list_recipes_with_code(self) -> dict[int, dict[str, Any]]:
-        return {
-            r["id"]: self._row(r)
-            for r in self.client.iter_recipes(on_page=self._on_page("recipes"))
-        }
+        return {r["id"]: self._row(r) for r in self._iter_recipes(on_page=self._on_page("recipes"))}
+
+    def _listing_folders(self) -> list[int | None]:
+        """The folder_id filters to list recipes with: every selected folder when the
+        selection names folders to include (nothing else is requested), else one listing."""
+        selection = self.options.selection.folders
+        if not selection.include:
+            return [None]
+        self._walk_folders()
+        return sorted(self.selected_folder_ids or ())
+
+    def _recipe_selected(self, recipe: dict[str, Any]) -> bool:
+        if self.options.selection.running_only and not recipe.get("running"):
+            return False
+        if not self.options.selection.folders.active:
+            return True
+        self._walk_folders()
+        folder_id = recipe.get("folder_id")
+        selected = folder_id in (self.selected_folder_ids or set())
+        return selected and folder_id not in self._excluded_subtree
+
+    def _iter_recipes(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        running = True if self.options.selection.running_only else None
+        for folder_id in self._listing_folders():
+            try:
+                for recipe in self.client.iter_recipes(
+                    folder_id=folder_id, running=running, **kwargs
+                ):
+                    if self._recipe_selected(recipe):
+                        yield recipe
+            except (WorkatoAccessDeniedError, WorkatoNotFoundError) as error:
+                if folder_id is None:
+                    raise
+                self.forbidden_folder_ids.add(folder_id)
+                self._issue(
+                    "folder_not_visible",
+                    str(folder_id),
+                    f"recipes of folder {folder_id} could not be listed ({error.status}): add "
+                    "its project to the API client's scope",
+                )
 
     @cached_property
     def _recipe_rows(self) -> list[dict[str, Any]]:
         current, complete = self._recipes
-        return self._diff("recipes", current, complete, self._protected_folders())
+        selection = self.options.selection
+        if selection.running_only:
+            # A recipe missing from a running-only listing was stopped or deleted: this sync
+            # cannot tell which, so it leaves it as it was.
+            gone = [
+                i for i, r in self.previous.active("recipes").items()
+                if i not in current and self._in_folder_scope(r)
+            ]  # fmt: skip
+            if gone:
+                self._issue(
+                    "not_running",
+                    "recipes",
+                    f"{len(gone)} recipes are no longer listed as running (stopped or deleted) "
+                    "and were left as they were: sync with recipes: all to tell which",
+                    severity="info",
+                )
+            complete = False
+        return self._diff(
+            "recipes",
+            current,
+            complete,
+            self._protected_folders(),
+            in_scope=self._in_folder_scope,
+        )
+
+    def _in_folder_scope(self, row: dict[str, Any]) -> bool:
+        if not self.options.selection.folders.active:
+            return True
+        return self._recipe_selected({**row, "running": True})
 
     def recipe_rows(self) -> list[dict[str, Any]]:
         return self._recipe_rows
