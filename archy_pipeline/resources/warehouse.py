@@ -49,7 +49,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def dlt_destination(self) -> Any:
         """The dlt destination for this warehouse."""
         if self.dsn:
-            return dlt.destinations.postgres(credentials=self.dsn)
+            from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+            credentials = PostgresCredentials()
+            credentials.parse_native_representation(self.dsn)
+            # Trust and peer authentication need no password; dlt would insist on one.
+            credentials.password = credentials.password or ""
+            return dlt.destinations.postgres(credentials=credentials)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(credentials=str(self.path))
 
