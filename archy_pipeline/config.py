@@ -159,6 +159,8 @@ class ArchyConfig:
         default_factory=lambda: dict(DEFAULT_ENVIRONMENTS)
     )
     source: str | None = None
+    #: The file as read, for sections other modules validate (systems:, mapping:).
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
     def workspace(self, name: str) -> WorkspaceConfig:
         for workspace in self.workspaces:
@@ -236,7 +238,8 @@ def _workspace_from_env() -> WorkspaceConfig:
 
 def parse_config(data: Any, source: str = "archy.yaml") -> ArchyConfig:
     """Validate a decoded ``archy.yaml``; errors name the key and what it allows."""
-    top = _mapping(data, source, {"workspaces", "sync", "environments"})
+    # systems: and mapping: are validated by archy_pipeline.mapping when mapping runs.
+    top = _mapping(data, source, {"workspaces", "sync", "environments", "systems", "mapping"})
     default_sync = _sync(top.get("sync") or {}, f"{source}: sync")
     environments = dict(DEFAULT_ENVIRONMENTS)
     for env, markers in _mapping(top.get("environments") or {}, f"{source}: environments").items():
@@ -260,7 +263,7 @@ def parse_config(data: Any, source: str = "archy.yaml") -> ArchyConfig:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{source}: workspace names must be unique: {', '.join(duplicates)}")
-    return ArchyConfig(tuple(workspaces), environments, source)
+    return ArchyConfig(tuple(workspaces), environments, source, dict(top))
 
 
 def _workspace(item: Any, where: str, default_sync: SyncSelection) -> WorkspaceConfig:

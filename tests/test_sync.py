@@ -129,6 +129,7 @@ def test_a_second_sync_of_an_unchanged_workspace_loads_nothing_and_asks_less(syn
     changed = [r for r in recipe_calls if r.param("updated_after")]
     assert len(changed) == 1
     assert not s.sim.log("^/api/folders$"), "no unknown folder: the tree is not walked again"
+    assert len(s.sim.log("^/api/users/me$")) == 1, "the token is checked once per run"
     assert s.scalar("select count(*) from workato_raw.recipes") == 320
 
 

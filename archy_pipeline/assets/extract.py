@@ -121,7 +121,12 @@ def workato_raw_tables(
             environments=dict(archy.environments),
         )
         source = workato_source(
-            client, workspace=workspace.name, previous=previous, options=options, progress=progress
+            client,
+            workspace=workspace.name,
+            previous=previous,
+            options=options,
+            progress=progress,
+            me=me,
         )
         # One dlt pipeline per workspace, so their local states never mix.
         pipeline = warehouse.dlt_pipeline(pipeline_name(workspace.name), DATASET_NAME)

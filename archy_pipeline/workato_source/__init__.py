@@ -53,11 +53,13 @@ def workato_source(
     previous: PreviousState | None = None,
     options: SyncOptions | None = None,
     progress: ProgressFn | None = None,
+    me: dict[str, Any] | None = None,
 ) -> list[DltResource]:
     """Workato folders, projects, connections, recipes and their steps for one workspace.
 
     ``client`` may be None when the source is only inspected (Dagster builds the asset specs
-    from it when the definitions load); the resources need a client when they run.
+    from it when the definitions load); the resources need a client when they run. ``me`` is
+    the ``/users/me`` answer when the caller already has it.
     """
     sync: WorkspaceSync | None = None
 
@@ -66,7 +68,7 @@ def workato_source(
         if client is None:
             raise RuntimeError("workato_source needs a WorkatoClient to run")
         if sync is None:
-            sync = WorkspaceSync(client, workspace, previous, options, progress)
+            sync = WorkspaceSync(client, workspace, previous, options, progress, me=me)
         # Tables exist from the first sync on, even while empty: analysts query them.
         yield dlt.mark.materialize_table_schema()
         yield from sync.plan[table]

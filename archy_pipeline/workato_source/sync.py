@@ -177,8 +177,11 @@ class WorkspaceSync:
         options: SyncOptions | None = None,
         progress: ProgressFn | None = None,
         now: datetime | None = None,
+        me: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
+        if me is not None:  # the caller already checked the token: no second /users/me
+            self.__dict__["me"] = me
         self.workspace = workspace
         self.previous = previous or PreviousState()
         self.options = options or SyncOptions()
