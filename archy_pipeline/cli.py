@@ -5,7 +5,7 @@ Commands:
     sync              run the sync job for each workspace (incremental, or --full).
     sql               query the DuckDB warehouse.
     simulator serve   run the bundled Workato simulator on loopback.
-    demo              simulator + test-connection + sync into data/archy.duckdb.
+    demo              simulator + test-connection + sync into data/warehouse.duckdb.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from archy_pipeline.resources.workato_client import (
@@ -70,12 +69,14 @@ def _root_cause(error: Any) -> str:
     """The innermost message of a Dagster step failure: the reason, not the wrapping."""
     messages = []
     while error is not None:
-        messages.append((error.cls_name or "", error.message.strip().splitlines()[-1]))
+        lines = [line for line in error.message.strip().splitlines() if line.strip()]
+        first = lines[0] if lines else ""
+        _, found, rest = first.partition(f"{error.cls_name}: ")
+        messages.append((error.cls_name or "", rest if found else first))
         error = error.cause or error.context
     for cls_name, message in reversed(messages):
         if cls_name.startswith(("Workato", "Config")):
-            _, found, rest = message.partition(f"{cls_name}: ")
-            return rest if found else message
+            return message
     return messages[-1][1] if messages else "unknown error"
 
 
@@ -130,6 +131,26 @@ def run_sync(
         reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
         print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
         failed.append(name)
+    if len(failed) < len(names):
+        print("== Rebuilding the archy tables (transform_job)", flush=True)
+        result = defs.resolve_job_def("transform_job").execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            instance=instance,
+            raise_on_error=False,
+        )
+        if not result.success:
+            failure = next(
+                (e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None
+            )
+            reason = _root_cause(failure.event_specific_data.error) if failure else "failed"
+            print(f"transform failed: {reason}", file=sys.stderr, flush=True)
+            return 1
+        built = [
+            f"{e.materialization.asset_key.path[-1]} "
+            f"{e.materialization.metadata['dagster/row_count'].value}"
+            for e in result.get_asset_materialization_events()
+        ]
+        print(f"== archy tables: {', '.join(built)}", flush=True)
     return 1 if failed else 0
 
 
@@ -143,7 +164,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Print the result of one query against the DuckDB warehouse."""
     import duckdb
 
-    path = Path(os.environ.get("ARCHY_DUCKDB_PATH", "data/archy.duckdb"))
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    path = WarehouseResource().path
     if not path.exists():
         print(f"no warehouse at {path}: run `make demo` or `archy-pipeline sync` first",
               file=sys.stderr)  # fmt: skip
@@ -214,7 +237,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     workspace = _build_simulator_workspace(args)
-    duckdb_path = Path(os.environ.get("ARCHY_DUCKDB_PATH", "data/archy.duckdb"))
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    duckdb_path = WarehouseResource().path
     with WorkatoSimulator(workspace, time_scale=0.05) as sim:
         print(f"1. Started the bundled Workato simulator at {sim.base_url}")
         print(

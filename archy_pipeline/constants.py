@@ -7,6 +7,9 @@ import dagster as dg
 from archy_pipeline.workato_source.settings import DATASET_NAME
 
 EXTRACT_GROUP = "extract"
+MAPPING_GROUP = "mapping"
+#: The schema of the analysts' tables (and the group of the SQL models in dbt_like_sql/archy).
+ARCHY_SCHEMA = "archy"
 
 #: The concurrency pool of every step that writes the warehouse (dagster.yaml limits it to 1).
 WAREHOUSE_POOL = "warehouse"

@@ -1,4 +1,4 @@
-"""The code location: assembles assets, jobs and resources. Loading reads no secrets."""
+"""The code location: assembles assets, checks, jobs and resources. Loading reads no secrets."""
 
 from __future__ import annotations
 
@@ -6,16 +6,24 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from archy_pipeline.assets.extract import workato_raw_tables
+from archy_pipeline.assets.mapping import system_mappings, systems
+from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
-from archy_pipeline.sensors.jobs import sync_job
+from archy_pipeline.sensors.jobs import sync_job, transform_job
 
 defs = dg.Definitions(
-    assets=[workato_raw_tables],
-    jobs=[sync_job],
+    assets=[
+        workato_raw_tables,
+        integration_descriptions,
+        systems,
+        system_mappings,
+        build_sql_model_assets(),
+    ],
+    jobs=[sync_job, transform_job],
     resources={
         "dlt": DagsterDltResource(),
-        "workato": WorkatoResource(api_token=dg.EnvVar("WORKATO_API_TOKEN")),
+        "workato": WorkatoResource(),
         "warehouse": WarehouseResource(),
     },
 )

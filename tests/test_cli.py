@@ -88,7 +88,7 @@ def _config_for(sim, tmp_path, monkeypatch, name: str = "ACME") -> None:
     path = tmp_path / "archy.yaml"
     path.write_text(f"workspaces:\n  - name: {name}\n    base_url: {sim.base_url}\n")
     monkeypatch.setenv("ARCHY_CONFIG", str(path))
-    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "archy.duckdb"))
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
 
 

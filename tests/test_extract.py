@@ -28,7 +28,7 @@ def resources(sim, duckdb_path) -> dict:
 def test_extract_lands_every_item_the_simulator_serves(simulator, tmp_path):
     ws = generate_workspace(5, recipes=230)
     sim = simulator(ws, rate_limits=None)
-    path = tmp_path / "archy.duckdb"
+    path = tmp_path / "warehouse.duckdb"
 
     result = materialize_sync(resources(sim, path))
 
@@ -68,7 +68,7 @@ def test_extract_lands_every_item_the_simulator_serves(simulator, tmp_path):
 def test_a_second_run_merges_instead_of_duplicating(simulator, tmp_path):
     ws = generate_workspace(6, recipes=50)
     sim = simulator(ws, rate_limits=None)
-    path = tmp_path / "archy.duckdb"
+    path = tmp_path / "warehouse.duckdb"
     assert materialize_sync(resources(sim, path)).success
     recipe = next(iter(ws.recipes.values()))
     ws.update_recipe(recipe.id, name="Renamed by the test")
@@ -84,14 +84,17 @@ def test_a_second_run_merges_instead_of_duplicating(simulator, tmp_path):
 def test_definitions_load_offline_and_describe_every_asset():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {f"workato_raw/{t}" for t in RAW_TABLES}
+    assert {f"workato_raw/{t}" for t in RAW_TABLES} <= keys
+    assert {"archy/integrations", "archy/system_instances", "archy/system_mappings"} <= keys
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name == "extract"
-        assert {"dlt", "workato"} <= set(node.kinds)
-        assert node.owners
-        assert node.description and len(node.description) > 20
+        where = key.to_user_string()
+        assert node.group_name in {"extract", "archy", "mapping"}, where
+        assert node.kinds, where
+        assert node.owners, where
+        assert node.description and len(node.description) > 20, where
     assert defs.resolve_job_def("sync_job") is not None
+    assert defs.resolve_job_def("transform_job") is not None
 
 
 def documented_tables() -> dict[str, set[str]]:
@@ -114,7 +117,7 @@ def documented_tables() -> dict[str, set[str]]:
 def test_docs_describe_every_raw_table_and_only_real_columns(simulator, tmp_path):
     ws = generate_workspace(7, recipes=30)
     sim = simulator(ws, rate_limits=None)
-    path = tmp_path / "archy.duckdb"
+    path = tmp_path / "warehouse.duckdb"
     assert materialize_sync(resources(sim, path)).success
     documented = documented_tables()
     assert set(documented) == set(RAW_TABLES)

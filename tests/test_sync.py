@@ -70,7 +70,7 @@ def rows_loaded(result: dg.ExecuteInProcessResult) -> dict[str, int]:
 def syncer(simulator, tmp_path: Path):
     def make(ws: Workspace, token: str | None = None) -> Syncer:
         sim = simulator(ws, rate_limits=None)
-        warehouse = WarehouseResource(duckdb_path=str(tmp_path / "archy.duckdb"))
+        warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
         return Syncer(sim, warehouse, token or sim.token)
 
     return make

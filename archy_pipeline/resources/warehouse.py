@@ -14,14 +14,17 @@ from pydantic import Field
 
 DUCKDB_PATH_ENV_VAR = "ARCHY_DUCKDB_PATH"
 POSTGRES_DSN_ENV_VAR = "ARCHY_POSTGRES_DSN"
-DEFAULT_DUCKDB_PATH = "data/archy.duckdb"
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+#: DuckDB names a file's catalog after its stem; a catalog named like one of our schemas makes
+#: every ``archy.<table>`` reference ambiguous, so those stems are refused.
+RESERVED_STEMS = frozenset({"archy", "workato_raw"})
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """The analysts' warehouse: DuckDB (default) or PostgreSQL, chosen by settings alone.
 
     Unset fields fall back, at run time, to ``ARCHY_POSTGRES_DSN`` (PostgreSQL wins when set)
-    and ``ARCHY_DUCKDB_PATH`` (default ``data/archy.duckdb``).
+    and ``ARCHY_DUCKDB_PATH`` (default ``data/warehouse.duckdb``).
     """
 
     duckdb_path: str | None = Field(default=None, description="Path of the DuckDB file.")
@@ -44,7 +47,15 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def path(self) -> Path:
-        return Path(self.duckdb_path or os.environ.get(DUCKDB_PATH_ENV_VAR) or DEFAULT_DUCKDB_PATH)
+        path = Path(self.duckdb_path or os.environ.get(DUCKDB_PATH_ENV_VAR) or DEFAULT_DUCKDB_PATH)
+        if path.stem.lower() in RESERVED_STEMS:
+            raise ValueError(
+                f"the DuckDB file {path} cannot be named '{path.stem}': DuckDB names the "
+                f"database after the file, and a database called '{path.stem}' makes every "
+                f"'{path.stem}.<table>' query ambiguous. Choose another name, e.g. "
+                f"{path.with_name('warehouse.duckdb')}"
+            )
+        return path
 
     def dlt_destination(self) -> Any:
         """The dlt destination for this warehouse."""
@@ -126,6 +137,97 @@ class WarehouseResource(dg.ConfigurableResource):
             cursor.execute(sql, list((where or {}).values()))
             return int(cursor.fetchone()[0])
 
+    @property
+    def dialect(self) -> str:
+        """The sqlglot dialect of this warehouse: 'duckdb' or 'postgres'."""
+        return "postgres" if self.dsn else "duckdb"
+
+    def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        """Run one read query; return column names and rows."""
+        with self.connect(read_only=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute(sql, params or [])
+            names = [d[0] for d in cursor.description]
+            return names, [tuple(row) for row in cursor.fetchall()]
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        """``(name, type)`` of each column of ``schema.table``, in order."""
+        placeholder = "%s" if self.dsn else "?"
+        _, rows = self.query(
+            "select column_name, data_type from information_schema.columns "
+            f"where table_schema = {placeholder} and table_name = {placeholder} "
+            "order by ordinal_position",
+            [schema, table],
+        )
+        return [(str(name), str(kind)) for name, kind in rows]
+
+    def publish_query(self, schema: str, table: str, select_sql: str) -> int:
+        """Replace ``schema.table`` with the result of ``select_sql``, atomically.
+
+        The query is built into ``<table>__staging`` first; only when that succeeded is the
+        old table dropped and the new one renamed in its place, in one transaction. A query
+        that fails leaves the previous table whole and readable. Returns the row count.
+        """
+
+        def build(run: Any, staging: str) -> None:
+            run(f'create table "{schema}"."{staging}" as {select_sql}')
+
+        return self._publish(schema, table, build)
+
+    def publish_rows(
+        self, schema: str, table: str, columns: dict[str, str], rows: list[tuple]
+    ) -> int:
+        """Replace ``schema.table`` with ``rows`` (``columns``: name to SQL type), atomically."""
+        placeholder = "%s" if self.dsn else "?"
+        column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+
+        def build(run: Any, staging: str) -> None:
+            run(f'create table "{schema}"."{staging}" ({column_sql})')
+            if rows:
+                run(
+                    f'insert into "{schema}"."{staging}" values '
+                    f"({', '.join(placeholder for _ in columns)})",
+                    rows,
+                    many=True,
+                )
+
+        return self._publish(schema, table, build)
+
+    def _publish(self, schema: str, table: str, build: Any) -> int:
+        staging = f"{table}__staging"
+        with self.connect() as connection:
+            cursor = connection.cursor() if self.dsn else connection
+
+            def run(sql: str, params: Any = None, many: bool = False) -> Any:
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params or [])
+                return cursor
+
+            run(f'create schema if not exists "{schema}"')
+            run(f'drop table if exists "{schema}"."{staging}"')
+            if self.dsn:
+                connection.commit()
+            try:
+                build(run, staging)
+                (count,) = run(f'select count(*) from "{schema}"."{staging}"').fetchone()
+                if self.dsn:
+                    connection.commit()
+                else:
+                    connection.begin()
+                # The swap: readers see the old table or the new one, never neither.
+                run(f'drop table if exists "{schema}"."{table}"')
+                run(f'alter table "{schema}"."{staging}" rename to "{table}"')
+                connection.commit()
+            except Exception:
+                connection.rollback() if self.dsn else _quiet_rollback(connection)
+                run(f'drop table if exists "{schema}"."{staging}"')
+                if self.dsn:
+                    connection.commit()
+                raise
+        return int(count)
+
     def _table_exists(self, connection: Any, schema: str, table: str) -> bool:
         placeholder = "%s" if self.dsn else "?"
         cursor = connection.cursor()
@@ -148,3 +250,13 @@ class WarehouseResource(dg.ConfigurableResource):
     def __repr_args__(self):  # the DSN may hold a password
         for name, value in super().__repr_args__():
             yield name, ("***" if name == "postgres_dsn" and value else value)
+
+
+def _quiet_rollback(connection: Any) -> None:
+    """Roll back a DuckDB transaction if one is open (DuckDB raises when none is)."""
+    import duckdb
+
+    try:
+        connection.rollback()
+    except duckdb.TransactionException:
+        pass

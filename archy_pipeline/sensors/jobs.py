@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from archy_pipeline.constants import EXTRACT_GROUP
+from archy_pipeline.constants import ARCHY_SCHEMA, EXTRACT_GROUP, MAPPING_GROUP
 
-#: The main job: every stage of the pipeline (so far: extraction).
+#: Extraction, one run per workspace partition.
 sync_job = dg.define_asset_job(
     "sync_job",
     selection=dg.AssetSelection.groups(EXTRACT_GROUP),
-    description="Sync the Workato workspace into the warehouse.",
+    description="Sync one Workato workspace (a partition) into workato_raw.",
+)
+
+#: The analysts' tables, rebuilt from every workspace's raw tables after the syncs.
+transform_job = dg.define_asset_job(
+    "transform_job",
+    selection=dg.AssetSelection.groups(ARCHY_SCHEMA, MAPPING_GROUP),
+    description="Rebuild the archy tables (SQL models, systems and their mapping).",
 )

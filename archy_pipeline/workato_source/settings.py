@@ -40,22 +40,31 @@ _TRACKED = _ENTITY_KEY | _typed(content_hash="text", deleted_at="timestamp")
 _CLEARED = _RECIPE_KEY | {"_cleared": {"data_type": "bool", "nullable": True, "hard_delete": True}}
 
 WORKSPACE_COLUMNS = _TRACKED | _typed(
-    plan_id="text", company_name="text", email="text", contact_email="text", location="text",
+    name="text", created_at="timestamp", recipes_count="bigint", active_recipes_count="bigint",
+    root_folder_id="bigint", expert="bool", plan_id="text", company_name="text", email="text",
+    contact_email="text", location="text",
     last_seen="timestamp", current_billing_period_start="timestamp",
     current_billing_period_end="timestamp", avatar_url="text", about_me="text", phone="text",
     contact_phone="text", interested_applications="json",
 )  # fmt: skip
 FOLDER_COLUMNS = _TRACKED | _typed(
-    parent_id="bigint", project_id="bigint", is_project="bool", path="text"
+    name="text", created_at="timestamp", updated_at="timestamp", parent_id="bigint",
+    project_id="bigint", is_project="bool", path="text",
 )  # fmt: skip
-PROJECT_COLUMNS = _TRACKED | _typed(description="text", folder_id="bigint")
+PROJECT_COLUMNS = _TRACKED | _typed(name="text", description="text", folder_id="bigint")
 CONNECTION_COLUMNS = _TRACKED | _typed(
-    description="text", authorized_at="timestamp", authorization_status="text",
+    name="text", application="text", created_at="timestamp", updated_at="timestamp",
+    folder_id="bigint", description="text", authorized_at="timestamp", authorization_status="text",
     authorization_error="text", external_id="text", connection_lost_at="timestamp",
     connection_lost_reason="text", parent_id="bigint", provider="text", tags="json",
 )  # fmt: skip
 RECIPE_COLUMNS = _TRACKED | _typed(
-    code="text", trigger_application="text", description="text", webhook_url="text",
+    name="text", user_id="bigint", created_at="timestamp", updated_at="timestamp",
+    copy_count="bigint", folder_id="bigint", running="bool", job_succeeded_count="bigint",
+    job_failed_count="bigint", lifetime_task_count="bigint", version_no="bigint",
+    author_name="text", action_applications="json", applications="json",
+    parameters_schema="json", parameters="json", config="json", code="text",
+    trigger_application="text", description="text", webhook_url="text",
     project_id="bigint", last_run_at="timestamp", stopped_at="timestamp", stop_cause="text",
     trigger_closure="json", version_author_name="text", version_author_email="text",
     version_comment="text", tags="json",

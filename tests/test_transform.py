@@ -1,0 +1,329 @@
+"""The archy tables end to end: a small hand-built workspace -> extract -> models, on DuckDB and
+PostgreSQL, with row-level expectations; atomic publishing; docs/tables.md against the tables."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+from dagster_dlt import DagsterDltResource
+
+from archy_pipeline.assets.mapping import system_mappings, systems
+from archy_pipeline.assets.transform import (
+    DEFAULT_MODELS_DIR,
+    build_sql_model_assets,
+    integration_descriptions,
+)
+from archy_pipeline.resources import WorkatoResource
+from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.simulator import Workspace
+from archy_pipeline.simulator.workspace import application_config
+from tests.support import materialize_sync
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+STOP = {"stop_with_error": "true"}
+
+
+def block(number, keyword, provider=None, name=None, *children, **extra):
+    return {
+        "number": number, "keyword": keyword, "provider": provider, "name": name,
+        "block": list(children), **extra,
+    }  # fmt: skip
+
+
+def acme() -> tuple[Workspace, dict[str, int]]:
+    """Five recipes and six connections whose expected rows are worked out by hand below."""
+    ws = Workspace(name="ACME")
+    sales = ws.add_project("Sales")
+    q2c = ws.add_folder("Quote to Cash", sales.folder_id)
+    sf = ws.add_connection("salesforce", "ACME Production Salesforce", sales.folder_id)
+    ns = ws.add_connection("netsuite", "NetSuite - Sandbox", sales.folder_id)
+    slack = ws.add_connection("slack", "slack_ops_prd")
+    jira = ws.add_connection("jira", "Jira UAT")
+    hubspot = ws.add_connection(
+        "hubspot",
+        "HubSpot PROD",
+        authorization_status="failed",
+        authorization_error="invalid_grant",
+    )
+    http = ws.add_connection("rest", "Misc HTTP")
+    callee = ws.add_recipe(
+        "Upsert contact",
+        block(0, "trigger", "workato_recipe_function", "execute", block(
+            1, "action", "salesforce", "upsert_sobject", input={"sobject_name": "Contact"}),
+            block(2, "action", "workato_recipe_function", "return_result")),
+        [application_config("workato_recipe_function", None),
+         application_config("salesforce", sf.id)],
+        sales.folder_id, running=True,
+    )  # fmt: skip
+    caller = ws.add_recipe(
+        "Opportunity to Sales Order",
+        block(0, "trigger", "salesforce", "new_object",
+              block(1, "action", "netsuite", "add_object", input={"netsuite_object": "salesOrder"}),
+              block(2, "action", "slack", "post_message", input={"channel": "#sales"}),
+              block(3, "action", "workato_recipe_function", "call_recipe",
+                    input={"flow_id": str(callee.id)}),
+              input={"sobject_name": "Opportunity"}),
+        [application_config("salesforce", sf.id), application_config("netsuite", ns.id),
+         application_config("slack", slack.id),
+         application_config("workato_recipe_function", None)],
+        q2c.id, running=True, description="",
+    )  # fmt: skip
+    nightly = ws.add_recipe(
+        "Nightly sync",
+        block(0, "trigger", "clock", "scheduled_event",
+              block(1, "try", None, None,
+                    block(2, "action", "salesforce", "search_sobjects"),
+                    block(3, "action", "netsuite", "upsert_object"),
+                    block(4, "catch", None, None, block(5, "stop", input=STOP))),
+              block(6, "action", "workato_recipe_function", "call_recipe",
+                    input={"flow_id": "=_dp('{\"pill_type\":\"output\"}')"}),
+              block(7, "action", "workato_pub_sub", "publish_to_topic", input={"topic_id": "777"})),
+        [application_config("clock", None), application_config("salesforce", sf.id),
+         application_config("netsuite", ns.id),
+         application_config("workato_recipe_function", None),
+         application_config("workato_pub_sub", None)],
+        sales.folder_id, running=True, description="Copies accounts every night.",
+    )  # fmt: skip
+    ws.stop_recipe(nightly.id, "trigger_errors_limit")
+    subscriber = ws.add_recipe(
+        "Order events to Slack",
+        block(0, "trigger", "workato_pub_sub", "subscribe_to_topic",
+              block(1, "action", "slack", "post_message"), input={"topic_id": "777"}),
+        [application_config("workato_pub_sub", None), application_config("slack", slack.id)],
+        sales.folder_id, running=True,
+    )  # fmt: skip
+    both = ws.add_recipe(
+        "Account owner sync",
+        block(0, "trigger", "salesforce", "updated_object",
+              block(1, "action", "salesforce", "update_sobject")),
+        [application_config("salesforce", sf.id)], sales.folder_id, running=True,
+    )  # fmt: skip
+    ids = {
+        "sf": sf.id, "ns": ns.id, "slack": slack.id, "jira": jira.id, "hubspot": hubspot.id,
+        "http": http.id, "callee": callee.id, "caller": caller.id, "nightly": nightly.id,
+        "subscriber": subscriber.id, "both": both.id,
+    }  # fmt: skip
+    return ws, ids
+
+
+def run_pipeline(sim, warehouse: WarehouseResource, models: Path = DEFAULT_MODELS_DIR):
+    resources = {
+        "dlt": DagsterDltResource(),
+        "workato": WorkatoResource(
+            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
+        ),
+        "warehouse": warehouse,
+    }
+    assert materialize_sync(resources).success
+    return dg.materialize(
+        [integration_descriptions, systems, system_mappings, build_sql_model_assets(models)],
+        resources={"warehouse": warehouse},
+        raise_on_error=False,
+    )
+
+
+def rows(warehouse: WarehouseResource, sql: str) -> list[tuple]:
+    return warehouse.query(sql)[1]
+
+
+def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
+    i = ids
+    roles = rows(
+        warehouse,
+        "select recipe_id, connection_id, role, step_numbers from archy.integration_systems "
+        "order by recipe_id, connection_id",
+    )
+    assert sorted(roles) == sorted(
+        [
+            (i["caller"], i["sf"], "source", "0"),
+            (i["caller"], i["ns"], "target", "1"),
+            (i["caller"], i["slack"], "target", "2"),
+            (i["callee"], i["sf"], "target", "1"),
+            (i["nightly"], i["sf"], "target", "2"),
+            (i["nightly"], i["ns"], "target", "3"),
+            (i["subscriber"], i["slack"], "target", "1"),
+            (i["both"], i["sf"], "both", "0,1"),
+        ]
+    ), "one row per (recipe, connection, role), never a cross-product"
+
+    calls = rows(
+        warehouse,
+        "select caller_recipe_id, callee_recipe_id, via, detail, resolved "
+        "from archy.integration_calls",
+    )
+    assert sorted(calls, key=str) == sorted(
+        [
+            (i["caller"], i["callee"], "call_recipe", str(i["callee"]), True),
+            (i["nightly"], None, "call_recipe", '=_dp(\'{"pill_type":"output"}\')', False),
+            (i["nightly"], i["subscriber"], "pub_sub", "topic 777", True),
+        ],
+        key=str,
+    )
+
+    instances = {
+        r[0]: r[1:]
+        for r in rows(
+            warehouse,
+            "select connection_id, status, environment, recipe_count, authorization_error "
+            "from archy.system_instances",
+        )
+    }
+    assert instances[i["sf"]] == ("active", "production", 4, None)
+    assert instances[i["ns"]] == ("active", "sandbox", 2, None)
+    assert instances[i["slack"]] == ("active", "production", 2, None)
+    assert instances[i["jira"]] == ("active", "staging", 0, None)
+    assert instances[i["hubspot"]] == ("inactive", "production", 0, "invalid_grant")
+
+    mappings = {
+        r[0]: r[1:]
+        for r in rows(
+            warehouse,
+            "select connection_id, system_name, match_status, method from archy.system_mappings",
+        )
+    }
+    assert mappings[i["sf"]] == ("Salesforce", "matched", "provider")
+    assert mappings[i["http"]][1:] == ("none", None), "unmatched connections are listed"
+    assert len(mappings) == 6
+
+    integrations = {
+        r[0]: r[1:]
+        for r in rows(
+            warehouse,
+            "select recipe_id, status, stop_cause, folder_path, step_count, max_depth, "
+            "has_error_handling, description from archy.integrations",
+        )
+    }
+    assert integrations[i["caller"]] == (
+        "active", None, "Home/Sales/Quote to Cash", 4, 1, False,
+        "When a new Opportunity is created in Salesforce (ACME Production Salesforce), creates "
+        "a Sales Order in NetSuite, posts a message to Slack and calls recipe 'Upsert contact'.",
+    )  # fmt: skip
+    assert integrations[i["nightly"]][:6] == (
+        "stopped",
+        "trigger_errors_limit",
+        "Home/Sales",
+        8,
+        3,
+        True,
+    )
+    assert integrations[i["nightly"]][6] == "Copies accounts every night.", "Workato's own wins"
+
+    flows = rows(
+        warehouse,
+        "select source_application, target_application, recipe_count, recipe_ids "
+        "from archy.system_flows order by target_application",
+    )
+    assert flows == [
+        ("salesforce", "netsuite", 1, str(i["caller"])),
+        ("salesforce", "slack", 1, str(i["caller"])),
+    ]
+    paths = {r[0] for r in rows(warehouse, "select path from archy.folders")}
+    assert paths == {"Home/Sales", "Home/Sales/Quote to Cash"}
+
+
+def test_every_model_on_duckdb_with_row_level_expectations(simulator, tmp_path):
+    ws, ids = acme()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    result = run_pipeline(sim, warehouse)
+    assert result.success
+    check_acme_rows(warehouse, ids)
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+    keys = {
+        e.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
+    assert "archy/system_flows" in keys
+    meta = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.path == ["archy", "integrations"]
+    )
+    assert meta["dagster/row_count"].value == 5
+    assert "recipe_id" in meta["preview"].value
+    assert [c.name for c in meta["dagster/column_schema"].value.columns][:2] == [
+        "workspace",
+        "recipe_id",
+    ]
+
+
+@pytest.mark.postgres
+def test_the_same_models_run_on_postgres(simulator, tmp_path):
+    name = f"archy_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test")
+    admin.autocommit = True
+    admin.cursor().execute(f'create database "{name}"')
+    try:
+        ws, ids = acme()
+        sim = simulator(ws, rate_limits=None)
+        warehouse = WarehouseResource(
+            postgres_dsn=f"postgresql://postgres@127.0.0.1:5432/{name}",
+            pipelines_dir=str(tmp_path / "dlt"),
+        )
+        result = run_pipeline(sim, warehouse)
+        assert result.success
+        check_acme_rows(warehouse, ids)
+    finally:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+def test_a_failing_model_leaves_its_previous_table_readable(simulator, tmp_path):
+    ws, ids = acme()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert run_pipeline(sim, warehouse).success
+    before = rows(warehouse, "select * from archy.integrations order by recipe_id")
+
+    broken = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODELS_DIR, broken)
+    path = broken / "archy" / "integrations.sql"
+    path.write_text(path.read_text().replace("r.lifetime_task_count", "r.no_such_column"))
+    ws.update_recipe(ids["caller"], name="Renamed after the first run")
+
+    result = run_pipeline(sim, warehouse, broken)
+
+    assert not result.success
+    assert rows(warehouse, "select * from archy.integrations order by recipe_id") == before
+    tables = {r[0] for r in rows(
+        warehouse, "select table_name from information_schema.tables where table_schema='archy'"
+    )}  # fmt: skip
+    assert not any(t.endswith("__staging") for t in tables), "no half-built table is left"
+
+
+def documented_columns() -> dict[str, list[str]]:
+    """``### archy.<table>`` sections of docs/tables.md and the columns their tables list."""
+    text = (ROOT / "docs" / "tables.md").read_text()
+    tables: dict[str, list[str]] = {}
+    for section in re.split(r"^### ", text, flags=re.M)[1:]:
+        header, _, body = section.partition("\n")
+        name = header.strip().strip("`")
+        tables[name] = [m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", body, flags=re.M)]
+    return tables
+
+
+def test_docs_tables_md_matches_the_real_tables(simulator, tmp_path):
+    ws, _ = acme()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert run_pipeline(sim, warehouse).success
+    documented = documented_columns()
+    real = {
+        f"archy.{table}": [c for c, _ in warehouse.columns("archy", table)]
+        for (table,) in rows(
+            warehouse,
+            "select table_name from information_schema.tables where table_schema = 'archy'",
+        )
+    }
+    assert set(documented) == set(real), "every archy table is documented, and only those"
+    for table, columns in real.items():
+        assert documented[table] == columns, f"{table}: docs list {documented[table]}"
