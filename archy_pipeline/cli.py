@@ -24,7 +24,6 @@ from archy_pipeline.resources.workato_client import (
     WorkatoClient,
     WorkatoError,
 )
-from archy_pipeline.workato_source.settings import RAW_TABLES
 
 BASE_URL_ENV_VAR = "WORKATO_BASE_URL"
 DATA_CENTER_ENV_VAR = "WORKATO_DATA_CENTER"
@@ -272,13 +271,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         print(f"4. Done in {time.monotonic() - started:.1f} s ({requests} API requests)")
         print(f"   Results: {duckdb_path.resolve()}")
-        for table in RAW_TABLES:
-            (count,) = con.execute(f"select count(*) from workato_raw.{table}").fetchone()
-            print(f"     workato_raw.{table:<20} {count:>7} rows")
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('archy', 'workato_raw') and table_name not like '\\_dlt%' "
+            "escape '\\' order by table_schema, table_name"
+        ).fetchall()
+        for schema, table in tables:
+            (count,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            print(f"     {schema + '.' + table:<36} {count:>7} rows")
     finally:
         con.close()
-    print('   Query them:   .venv/bin/archy-pipeline sql "select name, running from '
-          'workato_raw.recipes limit 10"')  # fmt: skip
+    print('   Query them:   .venv/bin/archy-pipeline sql "select name, status, description '
+          'from archy.integrations limit 10"')  # fmt: skip
     print(f"   or from Python: duckdb.connect('{duckdb_path}', read_only=True)")
     if home:
         print(f"   Dagster runs are stored in {home}; open the UI with:  make ui")

@@ -327,3 +327,76 @@ def test_docs_tables_md_matches_the_real_tables(simulator, tmp_path):
     assert set(documented) == set(real), "every archy table is documented, and only those"
     for table, columns in real.items():
         assert documented[table] == columns, f"{table}: docs list {documented[table]}"
+
+
+def test_manual_links_rules_and_user_systems_from_archy_yaml(simulator, tmp_path, monkeypatch):
+    ws, ids = acme()
+    sim = simulator(ws, rate_limits=None)
+    config = tmp_path / "archy.yaml"
+    config.write_text(
+        f"""
+systems:
+  - id: billing-api
+    name: ACME Billing API
+    vendor: ACME
+    category: Internal API
+    aliases: [Billing]
+mapping:
+  links:
+    - {{connection_id: {ids["http"]}, system: billing-api}}
+    - {{connection: "slack_ops_prd", reject: true}}
+  rules:
+    - {{name: "(?i)jira", system: jira-service-management}}
+"""
+    )
+    monkeypatch.setenv("ARCHY_CONFIG", str(config))
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert run_pipeline(sim, warehouse).success
+
+    mapped = {
+        r[0]: r[1:]
+        for r in rows(
+            warehouse,
+            "select connection_id, system_id, match_status, method, reason "
+            "from archy.system_mappings",
+        )
+    }
+    assert mapped[ids["http"]][:3] == ("billing-api", "matched", "manual")
+    assert "manual link" in mapped[ids["http"]][3]
+    assert mapped[ids["slack"]][:3] == (None, "none", "manual")
+    assert "rejected" in mapped[ids["slack"]][3]
+    assert mapped[ids["jira"]][:3] == ("jira-service-management", "matched", "rule")
+    assert mapped[ids["jira"]][3].startswith("rule 1")
+    assert mapped[ids["sf"]][2] == "provider" and "provider 'salesforce'" in mapped[ids["sf"]][3]
+    assert rows(
+        warehouse, "select name, source from archy.systems where system_id = 'billing-api'"
+    ) == [("ACME Billing API", "user")]
+
+
+def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
+    from archy_pipeline.simulator.generator import describe, generate_workspace
+
+    ws = generate_workspace(31, recipes=200)
+    stats = describe(ws)
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    result = run_pipeline(sim, warehouse)
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    calls = rows(
+        warehouse,
+        "select count(*) filter (where via like 'call_recipe%' and resolved), "
+        "count(*) filter (where via like 'call_recipe%' and not resolved) "
+        "from archy.integration_calls",
+    )[0]
+    # The generator counts call steps by hand; skipped steps do not call anything.
+    skipped = rows(
+        warehouse,
+        "select count(*) from workato_raw.recipe_steps "
+        "where reference_kind like 'call_recipe%' and skipped",
+    )[0][0]
+    assert calls[0] + calls[1] + skipped == stats.calls + stats.dynamic_calls
+    assert rows(warehouse, "select count(*) from archy.integrations")[0][0] == 200
+    assert rows(warehouse, "select count(*) from archy.system_instances")[0][0] == len(
+        ws.connections
+    )
