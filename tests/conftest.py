@@ -40,3 +40,13 @@ def simulator() -> Iterator[Callable[..., WorkatoSimulator]]:
     yield start
     for sim in started:
         sim.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the figures tests measured (mapping precision and recall...) after every run."""
+    from tests.support import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("archy-pipeline figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

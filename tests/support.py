@@ -69,3 +69,12 @@ def materialize_sync(
         instance=instance,
         raise_on_error=raise_on_error,
     )
+
+
+#: Figures tests want shown at the end of every run (precision, recall...).
+FIGURES: list[str] = []
+
+
+def report_figure(line: str) -> None:
+    """Show ``line`` in the test run's closing summary (see conftest.pytest_terminal_summary)."""
+    FIGURES.append(line)

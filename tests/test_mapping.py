@@ -25,6 +25,7 @@ from archy_pipeline.mapping import (
     normalise_provider,
     parse_mapping_config,
 )
+from tests.support import report_figure
 
 EVAL_CSV = Path(__file__).parent / "fixtures" / "mapping_eval.csv"
 WS = "Main Workspace"
@@ -651,7 +652,7 @@ def test_evaluation_set(catalogue):
         f"{_ratio(n_correct, n_matched):.3f}, recall {_ratio(n_correct, n_positives):.3f}; "
         f"environment accuracy {_ratio(envs_right, len(rows)):.3f} ({envs_right}/{len(rows)})"
     )
-    print(summary)  # noqa: T201 - shown by pytest -rA / -s
+    report_figure(summary)
     print("\n".join(["wrongly matched:", *wrong, "environment misses:", *env_wrong]))  # noqa: T201
     assert precision >= MIN_PRECISION, "\n".join([summary, *wrong])
     assert recall >= MIN_RECALL, summary
