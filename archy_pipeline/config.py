@@ -239,7 +239,13 @@ def _workspace_from_env() -> WorkspaceConfig:
 def parse_config(data: Any, source: str = "archy.yaml") -> ArchyConfig:
     """Validate a decoded ``archy.yaml``; errors name the key and what it allows."""
     # systems: and mapping: are validated by archy_pipeline.mapping when mapping runs.
-    top = _mapping(data, source, {"workspaces", "sync", "environments", "systems", "mapping"})
+    top = _mapping(
+        data,
+        source,
+        {"workspaces", "sync", "environments", "systems", "mapping", "schedules", "analysis"},
+    )
+    if "schedules" in top:
+        _schedules(top["schedules"], f"{source}: schedules")
     default_sync = _sync(top.get("sync") or {}, f"{source}: sync")
     environments = dict(DEFAULT_ENVIRONMENTS)
     for env, markers in _mapping(top.get("environments") or {}, f"{source}: environments").items():
@@ -264,6 +270,56 @@ def parse_config(data: Any, source: str = "archy.yaml") -> ArchyConfig:
     if duplicates:
         raise ConfigError(f"{source}: workspace names must be unique: {', '.join(duplicates)}")
     return ArchyConfig(tuple(workspaces), environments, source, dict(top))
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When the daily (incremental) and weekly (full refresh) syncs run."""
+
+    daily: str = "0 2 * * *"
+    weekly: str = "0 4 * * 0"
+    timezone: str = "UTC"
+
+
+def _schedules(item: Any, where: str) -> ScheduleSettings:
+    data = _mapping(item, where, {"daily", "weekly", "timezone"})
+    defaults = ScheduleSettings()
+    values = {}
+    for key in ("daily", "weekly"):
+        cron = data.get(key, getattr(defaults, key))
+        if not isinstance(cron, str) or len(cron.split()) != 5:
+            raise ConfigError(
+                f"{where}.{key} must be a cron string with five fields, e.g. '0 2 * * *'"
+            )
+        values[key] = cron
+    timezone_name = data.get("timezone", defaults.timezone)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(timezone_name))
+    except Exception:
+        raise ConfigError(
+            f"{where}.timezone {timezone_name!r} is not an IANA time zone such as "
+            "'UTC' or 'Europe/Berlin'"
+        ) from None
+    return ScheduleSettings(values["daily"], values["weekly"], str(timezone_name))
+
+
+def load_schedule_settings(path: str | Path | None = None) -> ScheduleSettings:
+    """The ``schedules:`` section of archy.yaml, or the off-hours defaults.
+
+    Dagster needs cron strings when the code location loads, so this reads the file then; it
+    reads only this section and no environment variable but ``ARCHY_CONFIG``.
+    """
+    file = Path(path) if path is not None else config_path()
+    if not file.exists():
+        return ScheduleSettings()
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file} is not valid YAML: {error}") from None
+    section = data.get("schedules") if isinstance(data, dict) else None
+    return _schedules(section, f"{file}: schedules") if section is not None else ScheduleSettings()
 
 
 def _workspace(item: Any, where: str, default_sync: SyncSelection) -> WorkspaceConfig:

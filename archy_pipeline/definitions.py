@@ -11,6 +11,11 @@ from archy_pipeline.assets.transform import build_sql_model_assets, integration_
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.jobs import sync_job, transform_job
+from archy_pipeline.sensors.schedules import (
+    build_schedules,
+    transform_after_sync_sensor,
+    workspace_partitions_sensor,
+)
 
 defs = dg.Definitions(
     assets=[
@@ -21,6 +26,8 @@ defs = dg.Definitions(
         build_sql_model_assets(),
     ],
     jobs=[sync_job, transform_job],
+    schedules=build_schedules(),
+    sensors=[workspace_partitions_sensor, transform_after_sync_sensor],
     resources={
         "dlt": DagsterDltResource(),
         "workato": WorkatoResource(),

@@ -1,0 +1,105 @@
+"""The pipeline runs itself: daily and weekly syncs, partitions kept in step with archy.yaml,
+and the archy tables rebuilt after each successful sync.
+
+Cron strings and the time zone come from the ``schedules:`` section of archy.yaml (defaults:
+daily at 02:00, weekly on Sunday at 04:00, UTC: off-hours for most teams).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from archy_pipeline.config import ConfigError, load_config, load_schedule_settings
+from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.sensors.jobs import sync_job, transform_job
+
+FULL_REFRESH = {"ops": {"workato_raw": {"config": {"full_refresh": True}}}}
+INCREMENTAL = {"ops": {"workato_raw": {"config": {"full_refresh": False}}}}
+
+
+def _sync_requests(
+    context: dg.ScheduleEvaluationContext, kind: str, run_config: dict
+) -> dg.SkipReason | list[dg.RunRequest]:
+    """One run per workspace partition (each can fail without the others)."""
+    workspaces = context.instance.get_dynamic_partitions(WORKSPACES.name)
+    if not workspaces:
+        return dg.SkipReason(
+            "no workspace partition yet: the workspace_partitions sensor adds those in "
+            "archy.yaml (or run `archy-pipeline sync` once)"
+        )
+    stamp = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
+    return [
+        dg.RunRequest(
+            run_key=f"{kind}-{name}-{stamp}",
+            partition_key=name,
+            run_config=run_config,
+            tags={"archy/sync": kind},
+        )
+        for name in sorted(workspaces)
+    ]
+
+
+def build_schedules() -> list[dg.ScheduleDefinition]:
+    settings = load_schedule_settings()
+
+    # Daily: status changes, new and changed recipes through the incremental path.
+    @dg.schedule(
+        name="daily_sync_schedule",
+        job=sync_job,
+        cron_schedule=settings.daily,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Incremental sync of every workspace (archy.yaml schedules.daily).",
+    )
+    def daily_sync_schedule(context: dg.ScheduleEvaluationContext):
+        return _sync_requests(context, "daily", INCREMENTAL)
+
+    # Weekly: a full refresh walks every folder and re-lists every recipe with code.
+    @dg.schedule(
+        name="weekly_sync_schedule",
+        job=sync_job,
+        cron_schedule=settings.weekly,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Full refresh of every workspace (archy.yaml schedules.weekly).",
+    )
+    def weekly_sync_schedule(context: dg.ScheduleEvaluationContext):
+        return _sync_requests(context, "weekly", FULL_REFRESH)
+
+    return [daily_sync_schedule, weekly_sync_schedule]
+
+
+@dg.sensor(
+    name="workspace_partitions_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds a partition for every workspace in archy.yaml, so it can be synced.",
+)
+def workspace_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    try:
+        names = load_config().names
+    except ConfigError as error:
+        return dg.SensorResult(skip_reason=f"archy.yaml cannot be read: {error}")
+    known = set(context.instance.get_dynamic_partitions(WORKSPACES.name))
+    missing = [name for name in names if name not in known]
+    if not missing:
+        return dg.SensorResult(
+            skip_reason=f"every workspace in archy.yaml has a partition ({', '.join(names)})"
+        )
+    return dg.SensorResult(dynamic_partitions_requests=[WORKSPACES.build_add_request(missing)])
+
+
+@dg.run_status_sensor(
+    name="transform_after_sync_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[sync_job],
+    request_job=transform_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds the archy tables after each successful sync.",
+)
+def transform_after_sync_sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    run = context.dagster_run
+    return dg.RunRequest(
+        run_key=f"transform-after-{run.run_id}",
+        tags={"archy/after_sync": run.run_id},
+    )
