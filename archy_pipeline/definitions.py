@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
@@ -24,6 +25,7 @@ defs = dg.Definitions(
         systems,
         system_mappings,
         build_sql_model_assets(),
+        change_events,
     ],
     jobs=[sync_job, transform_job],
     schedules=build_schedules(),

@@ -13,6 +13,7 @@ import psycopg2
 import pytest
 from dagster_dlt import DagsterDltResource
 
+from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.transform import (
     DEFAULT_MODELS_DIR,
@@ -124,7 +125,13 @@ def run_pipeline(sim, warehouse: WarehouseResource, models: Path = DEFAULT_MODEL
     }
     assert materialize_sync(resources).success
     return dg.materialize(
-        [integration_descriptions, systems, system_mappings, build_sql_model_assets(models)],
+        [
+            integration_descriptions,
+            systems,
+            system_mappings,
+            build_sql_model_assets(models),
+            change_events,
+        ],
         resources={"warehouse": warehouse},
         raise_on_error=False,
     )
