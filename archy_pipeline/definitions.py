@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource
 
 from archy_pipeline.assets.changes import change_events
+from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
@@ -27,6 +28,7 @@ defs = dg.Definitions(
         build_sql_model_assets(),
         change_events,
     ],
+    asset_checks=INTEGRITY_CHECKS,
     jobs=[sync_job, transform_job],
     schedules=build_schedules(),
     sensors=[workspace_partitions_sensor, transform_after_sync_sensor],

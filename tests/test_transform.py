@@ -14,6 +14,7 @@ import pytest
 from dagster_dlt import DagsterDltResource
 
 from archy_pipeline.assets.changes import change_events
+from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.transform import (
     DEFAULT_MODELS_DIR,
@@ -131,6 +132,7 @@ def run_pipeline(sim, warehouse: WarehouseResource, models: Path = DEFAULT_MODEL
             system_mappings,
             build_sql_model_assets(models),
             change_events,
+            *INTEGRITY_CHECKS,
         ],
         resources={"warehouse": warehouse},
         raise_on_error=False,
@@ -245,6 +247,7 @@ def test_every_model_on_duckdb_with_row_level_expectations(simulator, tmp_path):
     check_acme_rows(warehouse, ids)
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+    assert {"connections_exist_check", "callees_exist_check"} <= {c.check_name for c in checks}
     keys = {
         e.materialization.asset_key.to_user_string()
         for e in result.get_asset_materialization_events()
@@ -407,3 +410,29 @@ def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
     assert rows(warehouse, "select count(*) from archy.system_instances")[0][0] == len(
         ws.connections
     )
+
+
+def test_integrity_checks_find_orphans(simulator, tmp_path):
+    from archy_pipeline.assets.checks import callees_exist_check, connections_exist_check
+
+    ws, _ = acme()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert run_pipeline(sim, warehouse).success
+    assert connections_exist_check(warehouse=warehouse).passed
+    with warehouse.connect() as con:
+        con.execute(
+            "insert into archy.integration_systems values "
+            "('Main Workspace', 1, 999999, 'jira', 'target', '3')"
+        )
+        con.execute(
+            "insert into archy.integration_calls values "
+            "('Main Workspace', 1, 888888, 'call_recipe', 'ghost', 2, true)"
+        )
+    orphan = connections_exist_check(warehouse=warehouse)
+    assert not orphan.passed
+    assert orphan.metadata["orphan_rows"].value == 1
+    assert orphan.metadata["examples"].value == [
+        {"workspace": "Main Workspace", "recipe_id": 1, "connection_id": 999999}
+    ]
+    assert not callees_exist_check(warehouse=warehouse).passed
