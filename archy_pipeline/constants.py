@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 from archy_pipeline.workato_source.settings import DATASET_NAME
@@ -26,3 +28,9 @@ def table_key(schema: str, table: str) -> dg.AssetKey:
 
 def raw_key(table: str) -> dg.AssetKey:
     return table_key(DATASET_NAME, table)
+
+
+#: The daily sync keeps every table at most a day old: warn after 26 hours, fail after 50.
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=50), warn_window=timedelta(hours=26)
+)

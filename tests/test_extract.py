@@ -93,6 +93,8 @@ def test_definitions_load_offline_and_describe_every_asset():
         assert node.kinds, where
         assert node.owners, where
         assert node.description and len(node.description) > 20, where
+        if node.group_name == "extract" or key.path[-1] in {"integrations", "system_flows"}:
+            assert node.freshness_policy is not None, where
     assert defs.resolve_job_def("sync_job") is not None
     assert defs.resolve_job_def("transform_job") is not None
 

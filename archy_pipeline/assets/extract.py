@@ -14,7 +14,14 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from archy_pipeline.config import load_config
-from archy_pipeline.constants import EXTRACT_GROUP, OWNERS, WAREHOUSE_POOL, WORKSPACES, raw_key
+from archy_pipeline.constants import (
+    DAILY_FRESHNESS,
+    EXTRACT_GROUP,
+    OWNERS,
+    WAREHOUSE_POOL,
+    WORKSPACES,
+    raw_key,
+)
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.workato_source import (
@@ -46,6 +53,7 @@ class WorkatoDltTranslator(DagsterDltTranslator):
             group_name=EXTRACT_GROUP,
             description=(data.resource.__doc__ or "").strip() or None,
             owners=OWNERS,
+            freshness_policy=DAILY_FRESHNESS,
         ).merge_attributes(kinds={"workato"})
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 
-from archy_pipeline.constants import ARCHY_SCHEMA, OWNERS, WAREHOUSE_POOL
+from archy_pipeline.constants import ARCHY_SCHEMA, DAILY_FRESHNESS, OWNERS, WAREHOUSE_POOL
 from archy_pipeline.describe import describe_all
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sql_models import SqlModel, load_models, topological_order
@@ -101,6 +101,7 @@ def build_sql_model_assets(root: Path | None = None) -> dg.AssetsDefinition:
             description=m.description,
             kinds={"sql", "duckdb"},
             owners=OWNERS,
+            freshness_policy=DAILY_FRESHNESS,
             metadata={"sql_path": str(m.path), "columns": ", ".join(m.columns)},
         )
         for m in models
