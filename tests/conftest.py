@@ -50,3 +50,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("archy-pipeline figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+#: The local PostgreSQL every machine of this project runs (trust authentication).
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database made for one test, dropped afterwards; yields its DSN.
+
+    A database rather than a schema: the pipeline writes fixed schema names (workato_raw,
+    archy), and tests must never see each other's tables.
+    """
+    import uuid
+
+    import psycopg2
+
+    name = f"archy_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN_DSN)
+    admin.autocommit = True
+    admin.cursor().execute(f'create database "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -189,23 +188,18 @@ def test_dagster_yaml_in_the_repo_is_a_valid_instance_config(tmp_path):
 
 
 @pytest.mark.postgres
-def test_dagster_runs_on_a_postgres_instance(simulator, monkeypatch, tmp_path):
-    name = f"archy_dagster_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test")
-    admin.autocommit = True
-    admin.cursor().execute(f'create database "{name}"')
+def test_dagster_runs_on_a_postgres_instance(simulator, monkeypatch, tmp_path, postgres_database):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "docs" / "dagster-postgres.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
+    monkeypatch.setenv("DAGSTER_PG_USER", "postgres")
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "")
+    monkeypatch.setenv("DAGSTER_PG_DB", postgres_database.rsplit("/", 1)[1])
+    instance = dg.DagsterInstance.from_config(str(home))
     try:
-        home = tmp_path / "dagster_home"
-        home.mkdir()
-        example = (ROOT / "docs" / "dagster-postgres.yaml").read_text()
-        (home / "dagster.yaml").write_text(example)
-        monkeypatch.setenv("DAGSTER_PG_HOST", "127.0.0.1")
-        monkeypatch.setenv("DAGSTER_PG_USER", "postgres")
-        monkeypatch.setenv("DAGSTER_PG_PASSWORD", "")
-        monkeypatch.setenv("DAGSTER_PG_DB", name)
-        instance = dg.DagsterInstance.from_config(str(home))
         result = _sync_run(simulator, monkeypatch, tmp_path, instance)
-        with psycopg2.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as con:
+        with psycopg2.connect(postgres_database) as con:
             cur = con.cursor()
             cur.execute("select pipeline_name, status from runs where run_id = %s", [result.run_id])
             assert cur.fetchone() == ("sync_job", "SUCCESS")
@@ -214,7 +208,5 @@ def test_dagster_runs_on_a_postgres_instance(simulator, monkeypatch, tmp_path):
                 [WORKSPACES.name],
             )
             assert cur.fetchall() == [("Main Workspace",)]
-        instance.dispose()
     finally:
-        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+        instance.dispose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg2
 import pytest
 from dagster_dlt import DagsterDltResource
@@ -16,24 +14,9 @@ from tests.support import materialize_sync, simple_code
 
 pytestmark = pytest.mark.postgres
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
-
-@pytest.fixture
-def postgres_dsn():
-    """A fresh database, dropped afterwards, so tests never see each other's tables."""
-    name = f"archy_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(ADMIN_DSN)
-    admin.autocommit = True
-    admin.cursor().execute(f'create database "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
-
-
-def test_extraction_runs_into_postgres(simulator, postgres_dsn, tmp_path):
+def test_extraction_runs_into_postgres(simulator, postgres_database, tmp_path):
+    postgres_dsn = postgres_database
     ws = generate_workspace(21, recipes=150)
     sim = simulator(ws, rate_limits=None)
     warehouse = WarehouseResource(postgres_dsn=postgres_dsn, pipelines_dir=str(tmp_path / "dlt"))

@@ -812,20 +812,6 @@ def test_postgres_json_extraction_uses_operators_that_work_on_jsonb():
     ]
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A database made for one test (the models name fixed schemas), dropped afterwards."""
-    name = f"archy_sql_models_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(ADMIN_DSN)
-    admin.autocommit = True
-    admin.cursor().execute(f'create database "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
-
-
 # fmt: off
 EXPECTED_OVERVIEW = [
     ("acme", 10, "SF sync accounts", "salesforce", "new_record", "action", "crm", True, True,

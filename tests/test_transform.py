@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from pathlib import Path
 
 import dagster as dg
-import psycopg2
 import pytest
 from dagster_dlt import DagsterDltResource
 
@@ -267,24 +265,15 @@ def test_every_model_on_duckdb_with_row_level_expectations(simulator, tmp_path):
 
 
 @pytest.mark.postgres
-def test_the_same_models_run_on_postgres(simulator, tmp_path):
-    name = f"archy_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/test")
-    admin.autocommit = True
-    admin.cursor().execute(f'create database "{name}"')
-    try:
-        ws, ids = acme()
-        sim = simulator(ws, rate_limits=None)
-        warehouse = WarehouseResource(
-            postgres_dsn=f"postgresql://postgres@127.0.0.1:5432/{name}",
-            pipelines_dir=str(tmp_path / "dlt"),
-        )
-        result = run_pipeline(sim, warehouse)
-        assert result.success
-        check_acme_rows(warehouse, ids)
-    finally:
-        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+def test_the_same_models_run_on_postgres(simulator, tmp_path, postgres_database):
+    ws, ids = acme()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(
+        postgres_dsn=postgres_database, pipelines_dir=str(tmp_path / "dlt")
+    )
+    result = run_pipeline(sim, warehouse)
+    assert result.success
+    check_acme_rows(warehouse, ids)
 
 
 def test_a_failing_model_leaves_its_previous_table_readable(simulator, tmp_path):
