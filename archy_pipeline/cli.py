@@ -181,6 +181,34 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    """Receive Workato change events on loopback into the inbox the webhook sensor reads."""
+    from archy_pipeline.webhooks import serve
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def ready(receiver: Any) -> None:
+        print(f"Webhook receiver: POST events to {receiver.url}/events", flush=True)
+        print(f"  inbox: {receiver.inbox.path}", flush=True)
+        print(f"  authenticate with the secret in ${args.secret_env} (HMAC or Bearer)")
+        print("Press Ctrl+C to stop.", flush=True)
+
+    try:
+        serve(
+            host=args.host,
+            port=args.port,
+            inbox_path=args.inbox,
+            secret_env=args.secret_env,
+            stop=stop,
+            on_ready=ready,
+        )
+    except ValueError as error:
+        print(f"cannot start the webhook receiver: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _build_simulator_workspace(args: argparse.Namespace):
     from archy_pipeline.simulator.generator import generate_workspace
 
@@ -338,6 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-rate-limits", action="store_true", help="turn quotas off")
     serve.set_defaults(func=cmd_simulator_serve)
+
+    webhooks = commands.add_parser("webhooks", help="real-time change events from Workato")
+    hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    hook_serve = hook_commands.add_parser("serve", help="receive events on loopback")
+    hook_serve.add_argument("--host", default="127.0.0.1")
+    hook_serve.add_argument("--port", type=int, default=8787)
+    hook_serve.add_argument("--inbox", help="SQLite inbox (default: $ARCHY_WEBHOOK_INBOX)")
+    hook_serve.add_argument(
+        "--secret-env", default="ARCHY_WEBHOOK_SECRET", help="variable holding the secret"
+    )
+    hook_serve.set_defaults(func=cmd_webhooks_serve)
 
     demo = commands.add_parser("demo", help="run the whole pipeline against the simulator")
     demo.add_argument("--recipes", type=int, default=300)

@@ -13,11 +13,13 @@ from archy_pipeline.assets.transform import build_sql_model_assets, integration_
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.jobs import sync_job, transform_job
+from archy_pipeline.sensors.notifications import change_digest_sensor, sync_failure_sensor
 from archy_pipeline.sensors.schedules import (
     build_schedules,
     transform_after_sync_sensor,
     workspace_partitions_sensor,
 )
+from archy_pipeline.sensors.webhook_sensor import webhook_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -31,7 +33,13 @@ defs = dg.Definitions(
     asset_checks=INTEGRITY_CHECKS,
     jobs=[sync_job, transform_job],
     schedules=build_schedules(),
-    sensors=[workspace_partitions_sensor, transform_after_sync_sensor],
+    sensors=[
+        workspace_partitions_sensor,
+        transform_after_sync_sensor,
+        webhook_sensor,
+        change_digest_sensor,
+        sync_failure_sensor,
+    ],
     resources={
         "dlt": DagsterDltResource(),
         "workato": WorkatoResource(),

@@ -126,3 +126,37 @@ def test_sync_of_an_unknown_workspace_names_the_known_ones(
     _config_for(sim, tmp_path, monkeypatch)
     assert main(["sync", "--workspace", "Nope"]) == 1
     assert "no workspace named 'Nope'" in capsys.readouterr().err
+
+
+def test_webhooks_serve_receives_a_signed_event(tmp_path):
+    from archy_pipeline.webhooks import Inbox, sign
+
+    secret = "a-webhook-secret-of-enough-length"
+    config = tmp_path / "archy.yaml"
+    config.write_text("workspaces:\n  - name: ACME\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ARCHY_WEBHOOK_SECRET": secret,
+           "ARCHY_CONFIG": str(config)}  # fmt: skip
+    inbox = tmp_path / "inbox.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archy_pipeline.cli", "webhooks", "serve", "--port", "0",
+         "--inbox", str(inbox)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        url = re.search(r"POST events to (\S+)", line).group(1)
+        body = (
+            b'{"event_id": "e-1", "workspace": "ACME", "type": "recipe.stopped", '
+            b'"recipe_id": 42, "occurred_at": "2026-11-29T10:00:00Z"}'
+        )
+        answer = httpx.post(url, content=body, headers={"X-Archy-Signature": sign(body, secret)})
+        assert answer.status_code == 202
+        unsigned = httpx.post(url, content=body)
+        assert unsigned.status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0
+    assert [e.event_id for e in Inbox(inbox).since(0)] == ["e-1"]
