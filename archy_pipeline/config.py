@@ -60,6 +60,14 @@ DEFAULT_ENVIRONMENTS: dict[str, tuple[str, ...]] = {
 ENVIRONMENTS = (*DEFAULT_ENVIRONMENTS, "unknown")
 
 
+#: The sections of archy.yaml; systems:, mapping:, analysis: and notifications: are validated by
+#: the modules that use them (mapping, analysis, notify).
+TOP_LEVEL_KEYS = frozenset(
+    {"workspaces", "sync", "environments", "systems", "mapping", "schedules", "analysis",
+     "notifications"}
+)  # fmt: skip
+
+
 class ConfigError(ValueError):
     """``archy.yaml`` is not valid; the message names the file, the key and what is allowed."""
 
@@ -239,11 +247,7 @@ def _workspace_from_env() -> WorkspaceConfig:
 def parse_config(data: Any, source: str = "archy.yaml") -> ArchyConfig:
     """Validate a decoded ``archy.yaml``; errors name the key and what it allows."""
     # systems: and mapping: are validated by archy_pipeline.mapping when mapping runs.
-    top = _mapping(
-        data,
-        source,
-        {"workspaces", "sync", "environments", "systems", "mapping", "schedules", "analysis"},
-    )
+    top = _mapping(data, source, TOP_LEVEL_KEYS)
     if "schedules" in top:
         _schedules(top["schedules"], f"{source}: schedules")
     default_sync = _sync(top.get("sync") or {}, f"{source}: sync")

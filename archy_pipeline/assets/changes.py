@@ -19,7 +19,7 @@ STATE_SCHEMA = "archy_state"
 EVENT_COLUMNS = {
     "event_id": "varchar",
     "workspace": "varchar",
-    "at": "timestamp with time zone",
+    "detected_at": "timestamp with time zone",
     "type": "varchar",
     "subject_type": "varchar",
     "subject_id": "varchar",

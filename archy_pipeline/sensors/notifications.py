@@ -1,0 +1,94 @@
+"""Notifications: a digest of each rebuild's change events, and a notice when a sync fails.
+
+Both read their settings from the ``notifications:`` section of archy.yaml when they run; a
+notification that cannot be delivered is logged and never fails anything.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from archy_pipeline.constants import ARCHY_SCHEMA
+from archy_pipeline.notify import build_digest, failure_notice, load_notify_settings, send
+from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.sensors.jobs import sync_job, transform_job
+
+UI_URL_ENV_VAR = "ARCHY_DAGSTER_URL"
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+
+
+def run_url(run_id: str) -> str:
+    """Where a run is in the Dagster UI (``ARCHY_DAGSTER_URL``, default the local one)."""
+    return f"{os.environ.get(UI_URL_ENV_VAR, DEFAULT_UI_URL).rstrip('/')}/runs/{run_id}"
+
+
+def digest_events(warehouse: WarehouseResource, since: datetime) -> dict[str, list[dict]]:
+    """Change events found at or after ``since``, by workspace."""
+    placeholder = "%s" if warehouse.dsn else "?"
+    names, rows = warehouse.query(
+        f"select * from {ARCHY_SCHEMA}.change_events where detected_at >= {placeholder} "
+        "order by workspace, detected_at, type",
+        [since],
+    )
+    grouped: dict[str, list[dict]] = {}
+    for row in rows:
+        event = dict(zip(names, row, strict=True))
+        grouped.setdefault(event["workspace"], []).append(event)
+    return grouped
+
+
+@dg.run_status_sensor(
+    name="change_digest_sensor",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[transform_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Sends the change events of each rebuild of the archy tables (email, webhook).",
+)
+def change_digest_sensor(
+    context: dg.RunStatusSensorContext, warehouse: WarehouseResource
+) -> dg.SkipReason:
+    settings = load_notify_settings()
+    if not settings.enabled:
+        return dg.SkipReason("notifications are off (no notifications: section in archy.yaml)")
+    run = context.dagster_run
+    record = context.instance.get_run_record_by_id(run.run_id)
+    started = datetime.fromtimestamp(record.start_time or 0, tz=timezone.utc)
+    sent = []
+    for workspace, events in digest_events(warehouse, started).items():
+        digest = build_digest(workspace, events, [], run_url(run.run_id), include=settings.on)
+        for result in send(digest, settings):
+            sent.append(f"{workspace}: {result.channel} {'sent' if result.ok else 'failed'}")
+    return dg.SkipReason("; ".join(sent) or "no change events in this rebuild")
+
+
+@dg.run_failure_sensor(
+    name="sync_failure_sensor",
+    monitored_jobs=[sync_job, transform_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Sends a notice with the reason and a link when a sync or a rebuild fails.",
+)
+def sync_failure_sensor(context: dg.RunFailureSensorContext) -> dg.SkipReason:
+    settings = load_notify_settings()
+    if not settings.enabled:
+        return dg.SkipReason("notifications are off (no notifications: section in archy.yaml)")
+    run = context.dagster_run
+    reasons = [
+        event.event_specific_data.error.message.strip().splitlines()[0]
+        for event in context.get_step_failure_events()
+        if event.event_specific_data and event.event_specific_data.error
+    ]
+    reason = reasons[0] if reasons else (context.failure_event.message or "the run failed")
+    notice = failure_notice(
+        run.tags.get("dagster/partition", "all workspaces"),
+        run.job_name,
+        run.run_id,
+        reason,
+        run_url(run.run_id),
+    )
+    results = send(notice, settings)
+    return dg.SkipReason(
+        "; ".join(f"{r.channel} {'sent' if r.ok else 'failed'}" for r in results) or "no channel"
+    )
