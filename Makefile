@@ -7,7 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.archy-installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install home demo test ui lint format clean
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install home chromium demo test ui lint format clean
 
 install: $(STAMP)
 
@@ -25,7 +28,13 @@ $(STAMP): pyproject.toml
 demo: install home
 	$(BIN)/archy-pipeline demo
 
-test: install
+# The browser test drives Debian's Chromium (no browser download): install it when missing.
+chromium:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	  chromium fonts-liberation; }
+
+test: install chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ui: install home
