@@ -4,6 +4,8 @@ Commands:
     test-connection   check the Workato settings: workspace name, id and recipe count.
     sync              run the sync job for each workspace (incremental, or --full).
     sql               query the DuckDB warehouse.
+    impact            what breaks if a system, connection or recipe goes down.
+    webhooks serve    receive Workato change events into the inbox the webhook sensor reads.
     simulator serve   run the bundled Workato simulator on loopback.
     demo              simulator + test-connection + sync into data/warehouse.duckdb.
 """
@@ -178,6 +180,26 @@ def cmd_sql(args: argparse.Namespace) -> int:
             return 1
         if relation is not None:
             relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    """Print what breaks if a system, connection or recipe goes down."""
+    from archy_pipeline.analysis import ImpactTargetError, build_graphs, format_impact, impact
+    from archy_pipeline.assets.analysis import load_analysis_input
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource()
+    inp = load_analysis_input(warehouse)
+    if inp.integrations.empty:
+        print("no integrations in the warehouse: run `archy-pipeline sync` first", file=sys.stderr)
+        return 1
+    try:
+        report = impact(build_graphs(inp), inp, args.target)
+    except ImpactTargetError as error:
+        print(f"impact: {error}", file=sys.stderr)
+        return 1
+    print(format_impact(report))
     return 0
 
 
@@ -366,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-rate-limits", action="store_true", help="turn quotas off")
     serve.set_defaults(func=cmd_simulator_serve)
+
+    impact_cmd = commands.add_parser(
+        "impact", help="what breaks if a system, connection or recipe goes down"
+    )
+    impact_cmd.add_argument("target", help="a name or id of a system, connection or recipe")
+    impact_cmd.set_defaults(func=cmd_impact)
 
     webhooks = commands.add_parser("webhooks", help="real-time change events from Workato")
     hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)

@@ -10,6 +10,7 @@ from archy_pipeline.workato_source.settings import DATASET_NAME
 
 EXTRACT_GROUP = "extract"
 MAPPING_GROUP = "mapping"
+ANALYSIS_GROUP = "analysis"
 #: The schema of the analysts' tables (and the group of the SQL models in dbt_like_sql/archy).
 ARCHY_SCHEMA = "archy"
 

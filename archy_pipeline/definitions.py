@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
+from archy_pipeline.assets.analysis import analysis_tables
 from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
@@ -28,6 +29,7 @@ defs = dg.Definitions(
         systems,
         system_mappings,
         build_sql_model_assets(),
+        analysis_tables,
         change_events,
     ],
     asset_checks=INTEGRITY_CHECKS,

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 from dagster_dlt import DagsterDltResource
 
+from archy_pipeline.assets.analysis import analysis_tables
 from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.mapping import system_mappings, systems
@@ -129,6 +130,7 @@ def run_pipeline(sim, warehouse: WarehouseResource, models: Path = DEFAULT_MODEL
             systems,
             system_mappings,
             build_sql_model_assets(models),
+            analysis_tables,
             change_events,
             *INTEGRITY_CHECKS,
         ],

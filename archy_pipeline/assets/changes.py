@@ -88,7 +88,9 @@ def current_snapshot(warehouse: WarehouseResource) -> Snapshot:
         caller = names.get((c["workspace"], c["caller_recipe_id"]), c["caller_recipe_id"])
         callee = names.get((c["workspace"], c["callee_recipe_id"]), c["callee_recipe_id"])
         dependencies[key] = {"label": f"'{caller}' calls '{callee}' ({c['via']})"}
-    return Snapshot(recipes, connections, dependencies)
+    from archy_pipeline.assets.analysis import open_insight_snapshot
+
+    return Snapshot(recipes, connections, dependencies, open_insight_snapshot(warehouse))
 
 
 def stored_snapshot(warehouse: WarehouseResource) -> tuple[Snapshot, datetime | None]:
@@ -111,6 +113,7 @@ def stored_snapshot(warehouse: WarehouseResource) -> tuple[Snapshot, datetime | 
         [ARCHY_SCHEMA, "integration_systems"],
         [ARCHY_SCHEMA, "integration_calls"],
         [DATASET_NAME, "sync_issues"],
+        [ARCHY_SCHEMA, "insights"],
     ],
     group_name=ARCHY_SCHEMA,
     kinds={"python", "duckdb"},
@@ -120,8 +123,9 @@ def stored_snapshot(warehouse: WarehouseResource) -> tuple[Snapshot, datetime | 
 def change_events(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The change feed, one row per change found by comparing this build of the archy tables
     with the previous one: new_recipe, new_connection, recipe_status_changed, recipe_deleted,
-    connection_deleted, connection_auth_changed, new_dependency, dependency_removed, and a
-    sync_error per sync issue. The first build is a baseline and records no change."""
+    connection_deleted, connection_auth_changed, new_dependency, dependency_removed,
+    new_insight, and a sync_error per sync issue. The first build is a baseline and records
+    no change."""
     now = datetime.now(timezone.utc)
     previous, taken_at = stored_snapshot(warehouse)
     current = current_snapshot(warehouse)
@@ -142,7 +146,8 @@ def change_events(warehouse: WarehouseResource) -> dg.MaterializeResult:
     snapshot_rows = [
         (now, part, json.dumps(list(key)), json.dumps(state, sort_keys=True, default=str))
         for part, items in (("recipes", current.recipes), ("connections", current.connections),
-                            ("dependencies", current.dependencies))
+                            ("dependencies", current.dependencies),
+                            ("insights", current.insights))
         for key, state in items.items()
     ]  # fmt: skip
     warehouse.publish_rows(STATE_SCHEMA, "snapshot", SNAPSHOT_COLUMNS, snapshot_rows)
