@@ -95,40 +95,29 @@ def diff_snapshots(
     def add(*args: Any) -> None:
         events.append(_event(at, basis, *args))
 
-    for key, now in current.recipes.items():
-        before = previous.recipes.get(key)
-        name = now.get("name")
-        if before is None:
-            if now.get("deleted_at") is None:
-                add("new_recipe", "recipe", key, name, None, now)
-            continue
-        if now.get("deleted_at") is not None and before.get("deleted_at") is None:
-            add("recipe_deleted", "recipe", key, name, before, now)
-        elif (before.get("status"), before.get("stop_cause")) != (
-            now.get("status"),
-            now.get("stop_cause"),
-        ):
-            add("recipe_status_changed", "recipe", key, name, before, now)
-    for key, before in previous.recipes.items():
-        if key not in current.recipes and before.get("deleted_at") is None:
-            add("recipe_deleted", "recipe", key, before.get("name"), before, None)
-    for key, now in current.connections.items():
-        before = previous.connections.get(key)
-        name = now.get("name")
-        if before is None:
-            if now.get("deleted_at") is None:
-                add("new_connection", "connection", key, name, None, now)
-            continue
-        if now.get("deleted_at") is not None and before.get("deleted_at") is None:
-            add("connection_deleted", "connection", key, name, before, now)
-        elif (before.get("status"), before.get("authorization_error")) != (
-            now.get("status"),
-            now.get("authorization_error"),
-        ):
-            add("connection_auth_changed", "connection", key, name, before, now)
-    for key, before in previous.connections.items():
-        if key not in current.connections and before.get("deleted_at") is None:
-            add("connection_deleted", "connection", key, before.get("name"), before, None)
+    def entities(
+        kind: str, before_all: Mapping[Key, dict], now_all: Mapping[Key, dict],
+        changed_type: str, watched: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        """new_<kind>, <kind>_deleted, and ``changed_type`` when a watched field moves."""
+        for key, now in now_all.items():
+            before = before_all.get(key)
+            name = now.get("name")
+            if before is None:
+                if now.get("deleted_at") is None:
+                    add(f"new_{kind}", kind, key, name, None, now)
+            elif now.get("deleted_at") is not None and before.get("deleted_at") is None:
+                add(f"{kind}_deleted", kind, key, name, before, now)
+            elif any(before.get(f) != now.get(f) for f in watched):
+                add(changed_type, kind, key, name, before, now)
+        for key, before in before_all.items():
+            if key not in now_all and before.get("deleted_at") is None:
+                add(f"{kind}_deleted", kind, key, before.get("name"), before, None)
+
+    entities("recipe", previous.recipes, current.recipes, "recipe_status_changed",
+             ("status", "stop_cause"))  # fmt: skip
+    entities("connection", previous.connections, current.connections,
+             "connection_auth_changed", ("status", "authorization_error"))  # fmt: skip
     for key, now in current.dependencies.items():
         if key not in previous.dependencies:
             add("new_dependency", "dependency", key, now.get("label"), None, now)
