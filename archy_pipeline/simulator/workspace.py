@@ -540,16 +540,6 @@ class Workspace:
             del self.recipes[recipe_id]
 
     # ------------------------------------------------------------------ views
-    def snapshot_ids(self) -> dict[str, set[int]]:
-        """Ids of everything in the workspace, for tests comparing with what was synced."""
-        with self.lock:
-            return {
-                "folders": set(self.folders) - {self.root_folder_id},
-                "projects": set(self.projects),
-                "connections": set(self.connections),
-                "recipes": set(self.recipes),
-            }
-
     def user_me(self) -> dict[str, Any]:
         with self.lock:
             return {

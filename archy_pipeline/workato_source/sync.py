@@ -190,8 +190,6 @@ class WorkspaceSync:
         self.issues: list[SyncIssue] = []
         #: Folders the token can see listed but not open, with their sub-folders.
         self.forbidden_folder_ids: set[int] = set()
-        #: How the recipes were fetched this run: "full", "incremental" or "first".
-        self.recipe_mode = "full"
         #: Folders excluded by the selection (never requested), and the folders selected.
         self.excluded_folder_ids: set[int] = set()
         self.selected_folder_ids: set[int] | None = None
@@ -433,9 +431,7 @@ class WorkspaceSync:
         """Every current recipe as a row with code, and whether the listing was complete."""
         stored = self.previous.active("recipes")
         if self.options.full_refresh or not stored:
-            self.recipe_mode = "full" if self.options.full_refresh else "first"
             return self._list_recipes_with_code(), True
-        self.recipe_mode = "incremental"
         listed = {
             r["id"]: r
             for r in self._iter_recipes(
