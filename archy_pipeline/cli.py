@@ -21,33 +21,31 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from archy_pipeline.resources.workato import BASE_URL_ENV_VAR
 from archy_pipeline.resources.workato_client import (
     TOKEN_ENV_VAR,
     WorkatoClient,
     WorkatoError,
 )
 
-BASE_URL_ENV_VAR = "WORKATO_BASE_URL"
-DATA_CENTER_ENV_VAR = "WORKATO_DATA_CENTER"
-
 
 def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
+    """The same client a sync would use (archy.yaml or the environment), flags winning."""
     from archy_pipeline.config import load_config
+    from archy_pipeline.resources.workato import WorkatoResource
 
-    workspace = load_config().workspace(args.workspace) if args.workspace else None
-    token = workspace.token() if workspace else os.environ.get(TOKEN_ENV_VAR, "")
-    default_base = workspace.base_url if workspace else os.environ.get(BASE_URL_ENV_VAR)
-    default_dc = workspace.data_center if workspace else os.environ.get(DATA_CENTER_ENV_VAR)
-    return WorkatoClient(
-        token,
-        data_center=args.data_center or default_dc or "us",
-        base_url=args.base_url or default_base or None,
+    config = load_config()
+    workspace = config.workspace(args.workspace) if args.workspace else config.workspaces[0]
+    resource = WorkatoResource(
+        base_url=args.base_url,
+        data_center=args.data_center or "us",
         user_email=args.user_email,
         user_id=args.user_id,
         timeout_seconds=args.timeout,
         max_attempts=3,
         deadline_seconds=120,
     )
+    return resource.get_client(workspace)
 
 
 def cmd_test_connection(args: argparse.Namespace) -> int:
@@ -356,7 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--user-email", help="fail unless the token belongs to this email")
     test.add_argument("--user-id", type=int, help="fail unless the token belongs to this id")
     test.add_argument("--timeout", type=float, default=30.0, help="seconds, at most 40")
-    test.add_argument("--workspace", help="a workspace named in archy.yaml")
+    test.add_argument(
+        "--workspace",
+        help="a workspace named in archy.yaml (default: its first, or the environment)",
+    )
     test.set_defaults(func=cmd_test_connection)
 
     sync = commands.add_parser(
