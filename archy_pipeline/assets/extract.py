@@ -72,6 +72,11 @@ class SyncConfig(dg.Config):
 
     full_refresh: bool = False
     max_vanished_share: float | None = None
+    #: Ids per table (recipes, connections, folders) that Workato reported deleted (the
+    #: activity audit log sensor passes them): deleted when missing, whatever else holds them.
+    confirmed_deletions: dict[str, list[int]] = {}
+    #: Apply deletions held by earlier syncs (a project or folder that vanished at once).
+    accept_deletions: bool = False
 
 
 def load_previous_state(warehouse: WarehouseResource, workspace: str) -> PreviousState:
@@ -127,6 +132,11 @@ def workato_raw_tables(
             ),
             selection=selection,
             environments=dict(archy.environments),
+            confirmed_deletions={
+                table: frozenset(int(i) for i in ids)
+                for table, ids in config.confirmed_deletions.items()
+            },
+            accept_deletions=config.accept_deletions,
         )
         source = workato_source(
             client,

@@ -80,6 +80,11 @@ class SyncOptions:
             this many; beyond it the sync lists all recipes with code instead.
         selection: which folders, recipes and connections to sync (``archy.yaml``).
         environments: naming patterns that tell a connection's environment.
+        confirmed_deletions: ids per table (``recipes``, ``connections``, ``folders``) whose
+            deletion Workato itself reported (the activity audit log): when such an item is
+            missing from the listing it is marked deleted even where a missing item would
+            otherwise be held (incomplete listing, a vanished sub-tree, a mass vanishing).
+        accept_deletions: apply deletions that earlier syncs held (``sync --accept-deletions``).
     """
 
     full_refresh: bool = False
@@ -90,6 +95,8 @@ class SyncOptions:
     environments: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_ENVIRONMENTS)
     )
+    confirmed_deletions: dict[str, frozenset[int]] = field(default_factory=dict)
+    accept_deletions: bool = False
 
 
 @dataclass(frozen=True)
