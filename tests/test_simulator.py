@@ -23,14 +23,15 @@ USERS_ME_FIELDS = {
     "interested_applications", "company_name", "location", "last_seen", "contact_phone",
     "contact_email", "about_me", "email", "phone", "active_recipes_count", "root_folder_id",
 }  # fmt: skip
-# §2.2 recipe object (``code`` only without exclude_code, ``tags`` only with includes[]=tags)
+# §2.2 recipe object (``code`` shortened with exclude_code, addendum §5.2; ``tags`` only with
+# includes[]=tags)
 RECIPE_FIELDS = {
     "id", "user_id", "name", "created_at", "updated_at", "copy_count", "trigger_application",
     "action_applications", "applications", "description", "parameters_schema", "parameters",
     "webhook_url", "folder_id", "project_id", "running", "job_succeeded_count",
     "job_failed_count", "lifetime_task_count", "last_run_at", "stopped_at", "version_no",
     "stop_cause", "config", "trigger_closure", "author_name", "version_author_name",
-    "version_author_email", "version_comment",
+    "version_author_email", "version_comment", "code",
 }  # fmt: skip
 CONFIG_FIELDS = {"keyword", "name", "provider", "skip_validation", "account_id"}
 # §2.6 connection object (``tags`` only with includes[]=tags)
@@ -123,8 +124,12 @@ def test_recipes_envelope_and_fields(simulator, hand_built):
 def test_recipe_tags_and_exclude_code(simulator, hand_built):
     sim = simulator(hand_built)
     tagged = get(sim, "/recipes", **{"includes[]": "tags", "exclude_code": "true"}).json()
+    full = {i["id"]: i["code"] for i in get(sim, "/recipes").json()["items"]}
     for item in tagged["items"]:
         assert set(item) == RECIPE_FIELDS | {"tags"}
+        # Truncated, not omitted (addendum §5.2): a prefix of the code, never the whole tree.
+        assert full[item["id"]].startswith(item["code"])
+        assert len(item["code"]) < len(full[item["id"]])
     assert ["tag-ANgeffPL"] in [i["tags"] for i in tagged["items"]]
 
 
@@ -319,11 +324,17 @@ def test_scoped_token_sees_only_its_projects(simulator, hand_built):
     connections = get(sim, "/connections", token="sales").json()
     assert "[HR] Workday PROD" not in {c["name"] for c in connections}
     assert [p["name"] for p in get(sim, "/projects", token="sales").json()] == ["Sales"]
-    forbidden = get(sim, "/recipes", token="sales", folder_id=hr.folder_id)
+    # Out of scope is out of sight: the HR project's folder and recipe do not exist for it.
+    hr_recipe = next(r for r in hand_built.recipes.values() if r.name == "New hire")
+    assert get(sim, "/recipes", token="sales", folder_id=hr.folder_id).status_code == 404
+    assert get(sim, f"/recipes/{hr_recipe.id}", token="sales").status_code == 404
+    assert hr.folder_id not in {f["id"] for f in get(sim, "/folders", token="sales").json()}
+    # The undocumented "forbid" variant answers 403 instead.
+    sim.add_token("sales-forbid", project_ids=frozenset({sales.id}), out_of_scope="forbid")
+    forbidden = get(sim, "/recipes", token="sales-forbid", folder_id=hr.folder_id)
     assert forbidden.status_code == 403
     assert "project scope" in forbidden.json()["message"]
-    hr_recipe = next(r for r in hand_built.recipes.values() if r.name == "New hire")
-    assert get(sim, f"/recipes/{hr_recipe.id}", token="sales").status_code == 403
+    assert get(sim, f"/recipes/{hr_recipe.id}", token="sales-forbid").status_code == 403
 
 
 def test_server_error_body_carries_an_id(simulator, hand_built):

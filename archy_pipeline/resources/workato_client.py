@@ -84,10 +84,6 @@ class WorkatoAccessDeniedError(WorkatoError):
     """403: the API client's role or project scope does not cover the resource."""
 
 
-class WorkatoPlanError(WorkatoAccessDeniedError):
-    """403: the workspace's plan does not include the Developer API."""
-
-
 class WorkatoNotFoundError(WorkatoError):
     """404: the resource does not exist (or is hidden from this API client)."""
 
@@ -288,9 +284,6 @@ def _message_of(response: httpx.Response) -> str:
     return ""
 
 
-_PLAN_HINT = re.compile(r"\bplan\b|not enabled|subscription|not available", re.IGNORECASE)
-
-
 # ---------------------------------------------------------------------- client
 
 
@@ -488,18 +481,15 @@ class WorkatoClient:
                 status=status,
                 path=path,
             )
-        if status == 403 and _PLAN_HINT.search(said):
-            return WorkatoPlanError(
-                f"The Workato Developer API is not available on this workspace's plan "
-                f"(403 for {where}).{quoted} Ask your Workato account team to enable API access.",
-                status=status,
-                path=path,
-            )
         if status == 403:
+            # Workato does not document the text of its 403s (a plan without API access is
+            # one of them), so the message names every cause and quotes what Workato said.
             return WorkatoAccessDeniedError(
                 f"Access denied (403 Forbidden) to {where}: the API client's role or project "
                 f"scope does not include this resource.{quoted} In Workspace admin > API "
-                "clients, give the client's role this privilege or add the project to its scope.",
+                "clients, give the client's role this privilege or add the project to its "
+                "scope. If every request is refused, the workspace's plan may not include the "
+                "Developer API: ask your Workato account team.",
                 status=status,
                 path=path,
             )
@@ -567,6 +557,9 @@ class WorkatoClient:
         listing never shift a page and make one item vanish. ``"page"`` walks
         ``page=1,2,...``. Both stop at the first page shorter than ``per_page``.
         ``on_page(page_number, items_on_page)`` reports progress.
+
+        With ``exclude_code`` the items come without ``code``: Workato may send it truncated
+        rather than omit it (addendum §5.2), and a truncated tree must never be parsed.
         """
         if pagination not in {"since_id", "page"}:
             raise WorkatoConfigError("pagination must be 'since_id' or 'page'")
@@ -598,6 +591,8 @@ class WorkatoClient:
             for item in items:
                 if item["id"] not in seen:
                     seen.add(item["id"])
+                    if exclude_code:
+                        item.pop("code", None)
                     yield item
             if len(items) < per_page:
                 return

@@ -219,6 +219,9 @@ class WorkatoSimulator:
             workspace.add_token(token, name="full-access")
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
+        #: Body text of the 403 a plan without API access gets. Workato's wording is not
+        #: documented, so tests vary it and the client must not depend on it.
+        self.plan_message = "API access is not available on your Workato plan. Contact your CSM."
         self._lock = threading.Lock()
         self._server = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -314,9 +317,7 @@ class WorkatoSimulator:
         token = self._authenticate(headers)
         family = route.family
         if not self.workspace.api_enabled:
-            raise ApiError(
-                403, "API access is not available on your Workato plan. Contact your CSM."
-            )
+            raise ApiError(403, self.plan_message)
         if token.families is not None and family not in token.families:
             raise ApiError(403, f"Your API client role has no access to {family}")
         wait = self.rate_limiter.check(family)

@@ -231,11 +231,18 @@ class Recipe:
             "version_author_email": self.version_author_email,
             "version_comment": self.version_comment,
         }
-        if not exclude_code:
-            item["code"] = self.raw_code if self.raw_code is not None else json.dumps(self.code)
+        code = self.raw_code if self.raw_code is not None else json.dumps(self.code)
+        # exclude_code shortens rather than omits (addendum §5.2: the spec says code "may be
+        # truncated"); how much is not documented, so the simulator keeps a stub that is never
+        # valid JSON for a real tree.
+        item["code"] = code[:EXCLUDED_CODE_CHARS] if exclude_code else code
         if include_tags:
             item["tags"] = list(self.tags)
         return item
+
+
+#: Characters of ``code`` left in a listing with ``exclude_code=true`` (not documented).
+EXCLUDED_CODE_CHARS = 24
 
 
 @dataclass
@@ -244,9 +251,11 @@ class Token:
 
     ``project_ids`` limits the token to those projects (``None`` = every project), and
     ``hidden_folder_ids`` takes folders (with their sub-folders) away from it. Recipes and
-    connections out of scope are left out of listings. With ``out_of_scope="forbid"`` the
-    out-of-scope folders are still listed in their parent but answer 403 when opened; with
-    ``"hide"`` they are not listed and answer 404, as if they did not exist.
+    connections out of scope are left out of listings. By default (``out_of_scope="hide"``)
+    out-of-scope folders are not listed and answer 404, as if they did not exist: a project
+    that leaves the scope vanishes. ``"forbid"`` (listed in their parent, 403 when opened) is
+    not documented Workato behaviour; it stays to exercise the client's defence against it
+    (docs/simulator.md).
     ``families`` limits the endpoint families the role may call (``None`` = all); others
     answer 403.
     """
@@ -255,7 +264,7 @@ class Token:
     name: str = "archy-pipeline"
     project_ids: frozenset[int] | None = None
     hidden_folder_ids: frozenset[int] = frozenset()
-    out_of_scope: str = "forbid"
+    out_of_scope: str = "hide"
     families: frozenset[str] | None = None
     revoked: bool = False
 
@@ -340,6 +349,21 @@ class Workspace:
     def revoke_token(self, value: str) -> None:
         with self.lock:
             self.tokens[value].revoked = True
+
+    def set_token_scope(
+        self,
+        value: str,
+        *,
+        project_ids: frozenset[int] | None = None,
+        hidden_folder_ids: frozenset[int] = frozenset(),
+    ) -> Token:
+        """Change what an API client's role may see (an admin edits its project scope):
+        projects taken away vanish from every listing of that token."""
+        with self.lock:
+            token = self.tokens[value]
+            token.project_ids = project_ids
+            token.hidden_folder_ids = hidden_folder_ids
+            return token
 
     # ------------------------------------------------------------------ folders and projects
     def add_project(
@@ -512,6 +536,26 @@ class Workspace:
                 recipe.raw_code = None
             recipe.version_no += 1
             recipe.updated_at = self.now()
+            return recipe
+
+    def connect_recipe(
+        self, recipe_id: int, provider: str, connection_id: int, *, moves_updated_at: bool = False
+    ) -> Recipe:
+        """Switch the connection a stopped recipe uses for ``provider``: what
+        ``PUT /api/recipes/:id/connect`` does (addendum §6). Only ``config`` changes, never
+        ``code``. Whether Workato moves ``updated_at`` is not documented (addendum §8 q6):
+        by default it does not, the harder case for a sync."""
+        with self.lock:
+            recipe = self.recipes[recipe_id]
+            if recipe.running:
+                raise ValueError("a running recipe's connection cannot be switched (400)")
+            entries = [e for e in recipe.config if e.get("provider") == provider]
+            if not entries:
+                raise KeyError(f"recipe {recipe_id} has no config entry for {provider!r}")
+            for entry in entries:
+                entry["account_id"] = connection_id
+            if moves_updated_at:
+                recipe.updated_at = self.now()
             return recipe
 
     def start_recipe(self, recipe_id: int) -> Recipe:
