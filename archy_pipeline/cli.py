@@ -80,7 +80,10 @@ def _root_cause(error: Any) -> str:
 
 
 def run_sync(
-    names: list[str] | None = None, full: bool = False, max_vanished_share: float | None = None
+    names: list[str] | None = None,
+    full: bool = False,
+    max_vanished_share: float | None = None,
+    accept_deletions: bool = False,
 ) -> int:
     """Run the sync job once per workspace partition, in process; 0 if every one succeeded."""
     from dagster import DagsterInstance
@@ -103,7 +106,9 @@ def run_sync(
     job = defs.resolve_job_def("sync_job")
     run_config: dict[str, Any] = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {"workato_raw": {"config": {"full_refresh": full}}},
+        "ops": {
+            "workato_raw": {"config": {"full_refresh": full, "accept_deletions": accept_deletions}}
+        },
     }
     if max_vanished_share is not None:
         run_config["ops"]["workato_raw"]["config"]["max_vanished_share"] = max_vanished_share
@@ -125,6 +130,9 @@ def run_sync(
                 if "rows_loaded" in meta
             )
             print(f"== {name!r} synced: {summary}", flush=True)
+            issues = loaded.get("sync_issues", {}).get("issues_this_sync")
+            for issue in issues.value if issues is not None else []:
+                print(f"   {issue['severity']}: {issue['message']}", flush=True)
             continue
         failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
         reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
@@ -155,7 +163,10 @@ def run_sync(
 
 def cmd_sync(args: argparse.Namespace) -> int:
     return run_sync(
-        [args.workspace] if args.workspace else None, args.full, args.max_vanished_share
+        [args.workspace] if args.workspace else None,
+        args.full,
+        args.max_vanished_share,
+        args.accept_deletions,
     )
 
 
@@ -369,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-vanished-share",
         type=float,
         help="allow more items to vanish at once than archy.yaml does (one run)",
+    )
+    sync.add_argument(
+        "--accept-deletions",
+        action="store_true",
+        help="apply deletions held because a project or folder vanished with its items",
     )
     sync.set_defaults(func=cmd_sync)
 

@@ -24,6 +24,7 @@ synced. Example::
         exclude_names: ["*test*"]
         environments: [production, sandbox]
       max_vanished_share: 0.5
+      held_deletions_grace_days: 14
     environments:                            # naming patterns, checked in this order
       staging: [staging, stage, stg, uat, preprod]
 
@@ -131,6 +132,9 @@ class SyncSelection:
     recipes: str = "all"
     connections: ConnectionSelection = field(default_factory=ConnectionSelection)
     max_vanished_share: float = 0.5
+    #: Days a held deletion (items that vanished with their project or folder) waits before
+    #: it is applied; None holds it until ``sync --accept-deletions``.
+    held_deletions_grace_days: float | None = None
 
     @property
     def running_only(self) -> bool:
@@ -354,7 +358,11 @@ def _workspace(item: Any, where: str, default_sync: SyncSelection) -> WorkspaceC
 
 
 def _sync(item: Any, where: str, base: SyncSelection | None = None) -> SyncSelection:
-    data = _mapping(item, where, {"folders", "recipes", "connections", "max_vanished_share"})
+    data = _mapping(
+        item,
+        where,
+        {"folders", "recipes", "connections", "max_vanished_share", "held_deletions_grace_days"},
+    )
     base = base or SyncSelection()
     folders = base.folders
     if "folders" in data:
@@ -388,7 +396,20 @@ def _sync(item: Any, where: str, base: SyncSelection | None = None) -> SyncSelec
     share = data.get("max_vanished_share", base.max_vanished_share)
     if not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise ConfigError(f"{where}.max_vanished_share must be a number from 0 to 1")
-    return SyncSelection(folders, recipes, connections, float(share))
+    grace = data.get("held_deletions_grace_days", base.held_deletions_grace_days)
+    if grace is not None and (
+        isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0
+    ):
+        raise ConfigError(
+            f"{where}.held_deletions_grace_days must be a number of days (0 or more), not {grace!r}"
+        )
+    return SyncSelection(
+        folders,
+        recipes,
+        connections,
+        float(share),
+        None if grace is None else float(grace),
+    )
 
 
 def _mapping(item: Any, where: str, allowed: set[str] | None = None) -> dict[str, Any]:

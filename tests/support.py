@@ -78,3 +78,25 @@ FIGURES: list[str] = []
 def report_figure(line: str) -> None:
     """Show ``line`` in the test run's closing summary (see conftest.pytest_terminal_summary)."""
     FIGURES.append(line)
+
+
+def materialize_transform(warehouse: Any) -> Any:
+    """Rebuild every archy table from what the warehouse holds (no Workato call), in process."""
+    import dagster as dg
+
+    from archy_pipeline.assets.mapping import system_mappings, systems
+    from archy_pipeline.assets.transform import (
+        DEFAULT_MODELS_DIR,
+        build_sql_model_assets,
+        integration_descriptions,
+    )
+
+    return dg.materialize(
+        [
+            integration_descriptions,
+            systems,
+            system_mappings,
+            build_sql_model_assets(DEFAULT_MODELS_DIR),
+        ],
+        resources={"warehouse": warehouse},
+    )

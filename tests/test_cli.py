@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from archy_pipeline.cli import main
-from tests.support import SECRET_TOKEN, workspace_with_recipes
+from tests.support import SECRET_TOKEN, simple_code, workspace_with_recipes
 
 
 def test_test_connection_prints_workspace_and_exits_0(simulator, monkeypatch, capsys):
@@ -106,6 +106,37 @@ def test_sync_shows_progress_and_what_it_loaded(simulator, tmp_path, monkeypatch
 
     assert main(["sql", "select count(*) as n from workato_raw.recipes"]) == 0
     assert "130" in capsys.readouterr().out
+
+
+def test_sync_says_a_project_left_the_scope_and_accept_deletions_applies_it(
+    simulator, tmp_path, monkeypatch, capsys
+):
+    ws = workspace_with_recipes(6)
+    hr = ws.add_project("HR")
+    for i in range(3):
+        ws.add_recipe(f"HR {i}", simple_code("workday", "sftp"), folder_id=hr.folder_id)
+    sim = simulator(ws, rate_limits=None)
+    _config_for(sim, tmp_path, monkeypatch)
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    sales = min(ws.projects)
+    ws.set_token_scope(sim.token, project_ids=frozenset({sales}))
+
+    assert main(["sync"]) == 0
+    out = capsys.readouterr().out
+    assert "project 'HR' (Home/HR) is no longer visible to this API client" in out
+    assert "3 recipe(s) and 0 connection(s) were kept" in out
+    assert (
+        main(["sql", "select count(*) as n from workato_raw.recipes where deleted_at is null"]) == 0
+    )
+    assert "9" in capsys.readouterr().out
+
+    assert main(["sync", "--accept-deletions"]) == 0
+    assert "held deletions applied: 1 folders, 1 projects, 3 recipes" in capsys.readouterr().out
+    assert (
+        main(["sql", "select count(*) as n from workato_raw.recipes where deleted_at is null"]) == 0
+    )
+    assert "6" in capsys.readouterr().out
 
 
 def test_sync_failure_exits_1_with_a_one_line_reason(simulator, tmp_path, monkeypatch, capsys):

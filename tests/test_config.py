@@ -71,6 +71,7 @@ sync:
     exclude_names: ["*test*"]
     environments: [production]
   max_vanished_share: 0.2
+  held_deletions_grace_days: 7
 """
     )
     monkeypatch.setenv("ARCHY_CONFIG", str(path))
@@ -81,6 +82,7 @@ sync:
     assert eu.sync.recipes == "running"
     assert eu.sync.folders == main.sync.folders, "workspace sync blocks override, not replace"
     assert eu.sync.max_vanished_share == 0.2
+    assert eu.sync.held_deletions_grace_days == 7.0
     assert eu.token_env == "WORKATO_EU_TOKEN"
     with pytest.raises(ConfigError, match="WORKATO_EU_TOKEN is not set"):
         eu.token()
@@ -110,6 +112,7 @@ sync:
             {"sync": {"connections": {"environments": ["prod"]}}}, "prod not one of", id="env"
         ),
         pytest.param({"sync": {"max_vanished_share": 2}}, "from 0 to 1", id="share"),
+        pytest.param({"sync": {"held_deletions_grace_days": "2w"}}, "number of days", id="grace"),
         pytest.param({"sync": {"folders": {"include": [True]}}}, "neither a folder id", id="rule"),
         pytest.param({"environments": {"prod": ["p"]}}, "environments.prod is not", id="envname"),
     ],

@@ -5,6 +5,7 @@
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.workato_source import (
     DATASET_NAME,
     PreviousState,
+    SyncIssue,
     SyncOptions,
     workato_source,
 )
@@ -77,6 +79,12 @@ class SyncConfig(dg.Config):
     confirmed_deletions: dict[str, list[int]] = {}
     #: Apply deletions held by earlier syncs (a project or folder that vanished at once).
     accept_deletions: bool = False
+    #: Days after which a held deletion applies by itself (default: archy.yaml's setting).
+    held_deletions_grace_days: float | None = None
+
+
+def _days(days: float | None) -> timedelta | None:
+    return None if days is None else timedelta(days=days)
 
 
 def load_previous_state(warehouse: WarehouseResource, workspace: str) -> PreviousState:
@@ -137,7 +145,19 @@ def workato_raw_tables(
                 for table, ids in config.confirmed_deletions.items()
             },
             accept_deletions=config.accept_deletions,
+            held_deletions_grace=_days(
+                config.held_deletions_grace_days
+                if config.held_deletions_grace_days is not None
+                else selection.held_deletions_grace_days
+            ),
         )
+        issues: list[SyncIssue] = []
+
+        def on_issue(issue: SyncIssue) -> None:
+            issues.append(issue)
+            say = context.log.info if issue.severity == "info" else context.log.warning
+            say(f"sync issue ({issue.kind}) {issue.subject}: {issue.message}")
+
         source = workato_source(
             client,
             workspace=workspace.name,
@@ -145,6 +165,7 @@ def workato_raw_tables(
             options=options,
             progress=progress,
             me=me,
+            on_issue=on_issue,
         )
         # One dlt pipeline per workspace, so their local states never mix.
         pipeline = warehouse.dlt_pipeline(pipeline_name(workspace.name), DATASET_NAME)
@@ -153,6 +174,16 @@ def workato_raw_tables(
         where = {"workspace": workspace.name}
         for event in events:
             table = event.asset_key.path[-1]
+            extra: dict[str, Any] = {}
+            if table == "sync_issues":
+                # What this run found, for the UI and the CLI's summary.
+                extra["issues_this_sync"] = dg.MetadataValue.json(
+                    [
+                        {"kind": i.kind, "subject": i.subject, "severity": i.severity,
+                         "message": i.message}
+                        for i in issues
+                    ]
+                )  # fmt: skip
             yield dg.MaterializeResult(
                 asset_key=event.asset_key,
                 metadata={
@@ -160,6 +191,7 @@ def workato_raw_tables(
                     "dagster/row_count": warehouse.count_rows(DATASET_NAME, table, where),
                     "rows_loaded": loaded.get(table, 0),
                     "dagster/table_name": f"{DATASET_NAME}.{table}",
+                    **extra,
                 },
             )
         context.log.info(f"Requests sent to Workato by family: {dict(client.request_counts)}")

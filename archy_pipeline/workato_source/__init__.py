@@ -14,7 +14,7 @@ detect deletions; without it every item is loaded and nothing is marked deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
@@ -36,11 +36,19 @@ from archy_pipeline.workato_source.settings import (
 from archy_pipeline.workato_source.sync import (
     PreviousState,
     ProgressFn,
+    SyncIssue,
     SyncOptions,
     WorkspaceSync,
 )
 
-__all__ = ["DATASET_NAME", "PreviousState", "SyncOptions", "WorkspaceSync", "workato_source"]
+__all__ = [
+    "DATASET_NAME",
+    "PreviousState",
+    "SyncIssue",
+    "SyncOptions",
+    "WorkspaceSync",
+    "workato_source",
+]
 
 ENTITY_KEY = ("workspace", "id")
 RECIPE_KEY = ("workspace", "recipe_id")
@@ -54,12 +62,14 @@ def workato_source(
     options: SyncOptions | None = None,
     progress: ProgressFn | None = None,
     me: dict[str, Any] | None = None,
+    on_issue: Callable[[SyncIssue], None] | None = None,
 ) -> list[DltResource]:
     """Workato folders, projects, connections, recipes and their steps for one workspace.
 
     ``client`` may be None when the source is only inspected (Dagster builds the asset specs
     from it when the definitions load); the resources need a client when they run. ``me`` is
-    the ``/users/me`` answer when the caller already has it.
+    the ``/users/me`` answer when the caller already has it; ``on_issue`` hears each
+    :class:`SyncIssue` as the sync finds it.
     """
     sync: WorkspaceSync | None = None
 
@@ -68,7 +78,9 @@ def workato_source(
         if client is None:
             raise RuntimeError("workato_source needs a WorkatoClient to run")
         if sync is None:
-            sync = WorkspaceSync(client, workspace, previous, options, progress, me=me)
+            sync = WorkspaceSync(
+                client, workspace, previous, options, progress, me=me, on_issue=on_issue
+            )
         # Tables exist from the first sync on, even while empty: analysts query them.
         yield dlt.mark.materialize_table_schema()
         yield from sync.plan[table]

@@ -36,6 +36,8 @@ def _key(**types: str) -> dict[str, dict[str, Any]]:
 _ENTITY_KEY = _key(workspace="text", id="bigint")
 _RECIPE_KEY = _key(workspace="text", recipe_id="bigint")
 _TRACKED = _ENTITY_KEY | _typed(content_hash="text", deleted_at="timestamp")
+#: Held deletions: an item that vanished together with its folder stays current, not visible.
+_HELD = _typed(visible="bool", hidden_since="timestamp")
 #: Marks a row that deletes earlier rows of the same key instead of being stored.
 _CLEARED = _RECIPE_KEY | {"_cleared": {"data_type": "bool", "nullable": True, "hard_delete": True}}
 
@@ -47,18 +49,18 @@ WORKSPACE_COLUMNS = _TRACKED | _typed(
     current_billing_period_end="timestamp", avatar_url="text", about_me="text", phone="text",
     contact_phone="text", interested_applications="json",
 )  # fmt: skip
-FOLDER_COLUMNS = _TRACKED | _typed(
+FOLDER_COLUMNS = _TRACKED | _HELD | _typed(
     name="text", created_at="timestamp", updated_at="timestamp", parent_id="bigint",
     project_id="bigint", is_project="bool", path="text",
 )  # fmt: skip
-PROJECT_COLUMNS = _TRACKED | _typed(name="text", description="text", folder_id="bigint")
-CONNECTION_COLUMNS = _TRACKED | _typed(
+PROJECT_COLUMNS = _TRACKED | _HELD | _typed(name="text", description="text", folder_id="bigint")
+CONNECTION_COLUMNS = _TRACKED | _HELD | _typed(
     name="text", application="text", created_at="timestamp", updated_at="timestamp",
     folder_id="bigint", description="text", authorized_at="timestamp", authorization_status="text",
     authorization_error="text", external_id="text", connection_lost_at="timestamp",
     connection_lost_reason="text", parent_id="bigint", provider="text", tags="json",
 )  # fmt: skip
-RECIPE_COLUMNS = _TRACKED | _typed(
+RECIPE_COLUMNS = _TRACKED | _HELD | _typed(
     name="text", user_id="bigint", created_at="timestamp", updated_at="timestamp",
     copy_count="bigint", folder_id="bigint", running="bool", job_succeeded_count="bigint",
     job_failed_count="bigint", lifetime_task_count="bigint", version_no="bigint",

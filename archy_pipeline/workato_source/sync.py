@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -85,6 +86,8 @@ class SyncOptions:
             missing from the listing it is marked deleted even where a missing item would
             otherwise be held (incomplete listing, a vanished sub-tree, a mass vanishing).
         accept_deletions: apply deletions that earlier syncs held (``sync --accept-deletions``).
+        held_deletions_grace: apply a held deletion once it has been held this long (None:
+            hold until accepted).
     """
 
     full_refresh: bool = False
@@ -97,6 +100,7 @@ class SyncOptions:
     )
     confirmed_deletions: dict[str, frozenset[int]] = field(default_factory=dict)
     accept_deletions: bool = False
+    held_deletions_grace: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ class WorkspaceSync:
         progress: ProgressFn | None = None,
         now: datetime | None = None,
         me: dict[str, Any] | None = None,
+        on_issue: Callable[[SyncIssue], None] | None = None,
     ) -> None:
         self.client = client
         if me is not None:  # the caller already checked the token: no second /users/me
@@ -195,11 +200,15 @@ class WorkspaceSync:
         self.progress = progress or (lambda stage, pages, items: None)
         self.now = now or datetime.now(timezone.utc)
         self.issues: list[SyncIssue] = []
+        self.on_issue = on_issue
         #: Folders the token can see listed but not open, with their sub-folders.
         self.forbidden_folder_ids: set[int] = set()
         #: Folders excluded by the selection (never requested), and the folders selected.
         self.excluded_folder_ids: set[int] = set()
         self.selected_folder_ids: set[int] | None = None
+        #: Items held this sync, by the top folder that vanished and by table.
+        self._newly_held: dict[int, Counter[str]] = defaultdict(Counter)
+        self._held_applied: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ shared helpers
     def _row(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -208,12 +217,20 @@ class WorkspaceSync:
             "workspace": self.workspace,
             "content_hash": content_hash(item),
             "deleted_at": None,
+            "visible": True,
+            "hidden_since": None,
         }
+
+    @property
+    def root_folder_id(self) -> int:
+        return self.me["root_folder_id"]
 
     def _issue(self, kind: str, subject: str, message: str, severity: str = "warning") -> None:
         issue = SyncIssue(kind, subject, message, severity)
         log.warning("%s: %s", subject, message)
         self.issues.append(issue)
+        if self.on_issue is not None:
+            self.on_issue(issue)
 
     def _diff(
         self,
@@ -223,10 +240,16 @@ class WorkspaceSync:
         protected_folders: set[int] | None = None,
         in_scope: Callable[[dict[str, Any]], bool] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows to emit: new or changed items, then deletions when it is safe.
+        """Rows to emit: new or changed items, then deletions where the absence is trustworthy.
 
         ``in_scope(stored_row)`` tells whether a stored item is one this sync looks for; an
         item outside the selection that is missing from the listing is left as it was.
+
+        A missing item is marked deleted when Workato reported its deletion
+        (``confirmed_deletions``), or when the listing was complete and its folder is still
+        visible. Items whose folder vanished with them (a project or folder that left the
+        token's scope looks exactly like one deleted) are *held*: kept current with
+        ``visible`` false, and reported once (see :meth:`_hold`).
         """
         stored = self.previous.table(table)
         rows = []
@@ -236,12 +259,16 @@ class WorkspaceSync:
                 before is None
                 or before.get("content_hash") != row["content_hash"]
                 or before.get("deleted_at") is not None
+                or before.get("visible") is False
             ):
                 rows.append(row)
         active = self.previous.active(table)
         vanished = [i for i in active if i not in current]
         if in_scope is not None:
             vanished = [i for i in vanished if in_scope(active[i])]
+        confirmed = self.options.confirmed_deletions.get(table, frozenset())
+        deleted = [i for i in vanished if i in confirmed]
+        vanished = [i for i in vanished if i not in confirmed]
         if protected_folders:
             hidden = [i for i in vanished if active[i].get("folder_id") in protected_folders]
             if hidden:
@@ -252,18 +279,19 @@ class WorkspaceSync:
                     "as they were: add those projects to the client's scope to sync them",
                 )
             vanished = [i for i in vanished if i not in set(hidden)]
-        if not vanished:
-            return rows
-        if not complete:
+        if vanished and not complete:
             self._issue(
                 "incomplete_listing",
                 table,
                 f"the {table} listing was incomplete, so {len(vanished)} {table} missing from it "
                 "were not marked deleted",
             )
-            return rows
+            vanished = []
+        held = [i for i in vanished if self._folder_vanished(table, active[i])]
+        vanished = [i for i in vanished if i not in set(held)]
+        rows.extend(self._hold(table, [active[i] for i in held]))
         share = len(vanished) / max(1, len(active))
-        if share > self.options.max_vanished_share:
+        if vanished and share > self.options.max_vanished_share:
             self._issue(
                 "mass_deletion_refused",
                 table,
@@ -272,10 +300,166 @@ class WorkspaceSync:
                 "deleted. Check the API client's role and project scope; if the deletions are "
                 "real, raise max_vanished_share for one sync.",
             )
-            return rows
-        for item_id in vanished:
+            vanished = []
+        for item_id in [*deleted, *vanished]:
             rows.append({**active[item_id], "deleted_at": self.now})
         return rows
+
+    # ------------------------------------------------------------------ held deletions
+    def _folder_of(self, table: str, row: dict[str, Any]) -> int | None:
+        """The folder whose visibility decides whether ``row``'s absence is trustworthy."""
+        if table == "folders":
+            return _as_int(row.get("id"))
+        return _as_int(row.get("folder_id"))
+
+    def _folder_vanished(self, table: str, row: dict[str, Any]) -> bool:
+        """Whether the item's folder is gone from view too (then its absence proves nothing).
+
+        Cheap evidence first: Home, the folders of every item listed now and their ancestors
+        are visible. Only when that does not settle it is the folder tree walked.
+        """
+        if table == "projects":
+            folder_id = _as_int(row.get("folder_id"))
+            return folder_id is not None and folder_id in self._held_folder_ids
+        folder_id = self._folder_of(table, row)
+        if folder_id is None or folder_id == self.root_folder_id:
+            return False
+        if table != "folders" and folder_id in self._folders_seen_cheaply:
+            return False
+        if table == "folders":
+            # A vanished folder is held when its sub-tree held anything: a project or
+            # folder that left the token's scope. An empty folder that vanished is deleted.
+            return folder_id in self._held_folder_ids
+        return folder_id not in self._visible_folder_ids
+
+    @cached_property
+    def _folders_seen_cheaply(self) -> set[int]:
+        """Folders known to be visible without walking the tree: Home and the folders of
+        every recipe and connection listed now, with their stored ancestors."""
+        seen = {self.root_folder_id}
+        for items in (self._recipes[0], self._connections[0]):
+            for item in items.values():
+                folder_id = _as_int(item.get("folder_id"))
+                if folder_id is not None:
+                    seen.add(folder_id)
+        return self._with_ancestors(seen)
+
+    def _with_ancestors(self, folder_ids: set[int]) -> set[int]:
+        stored = self.previous.table("folders")
+        found = set(folder_ids)
+        frontier = set(folder_ids)
+        while frontier:
+            parents = {
+                parent
+                for i in frontier
+                if (parent := _as_int(stored.get(i, {}).get("parent_id"))) is not None
+            }
+            frontier = parents - found
+            found |= frontier
+        return found
+
+    @cached_property
+    def _visible_folder_ids(self) -> set[int]:
+        """Every folder the token sees now (walks the tree if this sync has not yet)."""
+        self._walk_folders()
+        current, _ = self._folders
+        return set(current) | {self.root_folder_id} | self.forbidden_folder_ids
+
+    @cached_property
+    def _held_folder_ids(self) -> set[int]:
+        """Stored folders that vanished from view together with recipes or connections."""
+        stored_folders = self.previous.active("folders")
+        gone = {
+            i for i in stored_folders if i not in self._visible_folder_ids
+        } - self._excluded_subtree
+        if not gone:
+            return set()
+        used = {
+            _as_int(row.get("folder_id"))
+            for table in ("recipes", "connections")
+            for row in self.previous.active(table).values()
+        }
+        held: set[int] = set()
+        for folder_id in gone:
+            subtree = self._subtree(folder_id) & gone
+            if subtree & used:
+                held |= subtree
+        # Ancestors that vanished too belong to the same held sub-tree.
+        return held | (self._with_ancestors(held) & gone)
+
+    def _subtree(self, folder_id: int) -> set[int]:
+        stored = self.previous.table("folders")
+        found = {folder_id}
+        frontier = {folder_id}
+        while frontier:
+            frontier = {
+                i for i, r in stored.items() if _as_int(r.get("parent_id")) in frontier
+            } - found
+            found |= frontier
+        return found
+
+    def _top_vanished(self, folder_id: int) -> int:
+        """The highest stored ancestor of ``folder_id`` that vanished as well."""
+        stored = self.previous.table("folders")
+        top = folder_id
+        while True:
+            parent = _as_int(stored.get(top, {}).get("parent_id"))
+            if parent is None or parent == self.root_folder_id:
+                return top
+            if parent in self._folders_seen_cheaply or parent in self._visible_folder_ids:
+                return top
+            top = parent
+
+    def _hold(self, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Keep vanished items current but not visible; apply them when accepted or when
+        the grace period has run out. Returns the rows to emit."""
+        emit: list[dict[str, Any]] = []
+        grace = self.options.held_deletions_grace
+        for row in rows:
+            since = _ts(row.get("hidden_since")) if row.get("visible") is False else None
+            expired = since is not None and grace is not None and self.now - since >= grace
+            if self.options.accept_deletions or expired:
+                emit.append({**row, "deleted_at": self.now})
+                self._held_applied[table] += 1
+                continue
+            if since is None:  # newly held: recorded (and reported) once
+                emit.append({**row, "visible": False, "hidden_since": self.now})
+                folder_id = self._folder_of(table, row)
+                if folder_id is not None:
+                    self._newly_held[self._top_vanished(folder_id)][table] += 1
+        return emit
+
+    def _report_holds(self) -> None:
+        """One sync issue per vanished project or folder, in the sync where it vanished."""
+        folders = self.previous.table("folders")
+        projects = {
+            _as_int(p.get("folder_id")): p for p in self.previous.table("projects").values()
+        }
+        for top, counts in sorted(self._newly_held.items()):
+            if not (counts["recipes"] or counts["connections"]):
+                continue
+            path = str(folders.get(top, {}).get("path") or f"folder {top}")
+            project = projects.get(top)
+            what = f"project '{project.get('name')}' ({path})" if project else f"folder '{path}'"
+            self._issue(
+                "deletion_held",
+                path,
+                f"{what} is no longer visible to this API client: its {counts['recipes']} "
+                f"recipe(s) and {counts['connections']} connection(s) were kept, marked "
+                "visible = false and not deleted. If the project left the client's scope, add "
+                "it back (Workspace admin > API clients > role > projects); if it was deleted "
+                "on purpose, run `archy-pipeline sync --accept-deletions` (or set "
+                "held_deletions_grace_days in archy.yaml).",
+            )
+        applied = {t: n for t, n in self._held_applied.items() if n}
+        if applied:
+            summary = ", ".join(f"{n} {t}" for t, n in sorted(applied.items()))
+            self._issue(
+                "held_deletions_applied",
+                "deletions",
+                f"held deletions applied: {summary} marked deleted",
+                severity="info",
+            )
 
     # ------------------------------------------------------------------ workspace
     @cached_property
@@ -284,6 +468,7 @@ class WorkspaceSync:
 
     def workspace_rows(self) -> list[dict[str, Any]]:
         row = self._row(self.me)
+        del row["visible"], row["hidden_since"]
         self.progress("workspace", 1, 1)
         return self._diff("workspace", {int(row["id"]): row}, complete=False)
 
@@ -354,7 +539,8 @@ class WorkspaceSync:
         return not used <= known
 
     def folder_rows(self) -> list[dict[str, Any]]:
-        if not self._folders_needed():
+        # The tree may have been walked already to judge vanished recipes or connections.
+        if "_folders" not in self.__dict__ and not self._folders_needed():
             self.progress("folders", 0, 0)
             return []
         current, complete = self._folders
@@ -565,21 +751,51 @@ class WorkspaceSync:
     def recipe_rows(self) -> list[dict[str, Any]]:
         return self._recipe_rows
 
+    def _recipes_to_parse(self) -> Iterator[dict[str, Any]]:
+        """Recipes whose parsed rows must be (re)built, and deleted ones to clear.
+
+        Daily: a recipe whose ``code`` or ``config`` changed (a connection swap changes only
+        ``config``, addendum §6), or that came back after a deletion. A full refresh
+        re-derives every current recipe and clears the parsed rows of every deleted one, so
+        nothing stale survives it."""
+        stored = self.previous.table("recipes")
+        emitted = {row["id"]: row for row in self._recipe_rows}
+        if self.options.full_refresh:
+            rows = {**self._recipes[0], **emitted}
+            for recipe_id, row in stored.items():
+                if recipe_id not in rows and row.get("deleted_at") is not None:
+                    rows[recipe_id] = row
+            yield from rows.values()
+            return
+        for row in emitted.values():
+            before = stored.get(row["id"])
+            if (
+                row.get("deleted_at") is None
+                and before is not None
+                and before.get("deleted_at") is None
+                and before.get("code") == row.get("code")
+                and before.get("config") == row.get("config")
+            ):
+                continue
+            yield row
+
     @cached_property
     def _parsed(self) -> dict[str, list[dict[str, Any]]]:
-        """Steps, config connections and parse errors of every recipe whose code changed."""
-        stored = self.previous.table("recipes")
+        """Steps, config connections and parse errors of every recipe that needs them
+        (see :meth:`_recipes_to_parse`)."""
         steps: list[dict[str, Any]] = []
         connections: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         parsed_count = 0
-        for row in self._recipe_rows:
-            if row.get("deleted_at") is not None:
-                continue
-            before = stored.get(row["id"])
-            if before is not None and before.get("code") == row.get("code"):
-                continue
+        for row in self._recipes_to_parse():
             key = {"workspace": self.workspace, "recipe_id": row["id"]}
+            if row.get("deleted_at") is not None:
+                # A deleted recipe's parsed rows describe nothing current: clear them.
+                steps.append({**key, "number": -1, "_cleared": True})
+                connections.append({**key, "position": -1, "_cleared": True})
+                if row["id"] in self.previous.recipe_error_ids:
+                    errors.append({**key, "error": None, "excerpt": None, "_cleared": True})
+                continue
             try:
                 parsed = parse_recipe(row)
             except RecipeParseError as error:
@@ -674,5 +890,6 @@ class WorkspaceSync:
             "recipe_connections": self.recipe_connection_rows(),
             "recipe_errors": self.recipe_error_rows(),
         }
+        self._report_holds()
         plan["sync_issues"] = self.issue_rows()
         return plan

@@ -11,6 +11,7 @@ select
     length(f.path) - length(replace(f.path, '/', '')) as depth,
     f.created_at,
     f.updated_at,
+    coalesce(f.visible, true) as visible,  -- not_null
     f.deleted_at
 from workato_raw.folders as f
 left join workato_raw.projects as p

@@ -29,6 +29,7 @@ select
     r.lifetime_task_count,
     r.last_run_at,
     r.updated_at,
+    coalesce(r.visible, true) as visible,  -- not_null
     r.deleted_at
 from workato_raw.recipes as r
 left join workato_raw.folders as f

@@ -30,6 +30,7 @@ select
     coalesce(u.recipe_count, 0) as recipe_count,
     c.created_at,
     c.updated_at,
+    coalesce(c.visible, true) as visible,  -- not_null
     c.deleted_at
 from workato_raw.connections as c
 left join workato_raw.folders as f
