@@ -134,7 +134,7 @@ def app(provider, account_id):
             "On a schedule, reads from a.example.com over HTTP, sends data to b.example.com over "
             "HTTP and sends data to Jira over HTTP.",
             id="http-by-method",
-        ),  # fmt: skip
+        ),
         pytest.param(
             recipe(step(0, "trigger", "workato_recipe_function", "execute")),
             "When called by another recipe, runs built-in steps only.",
