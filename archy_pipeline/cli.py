@@ -125,6 +125,9 @@ def run_sync(
                 if "rows_loaded" in meta
             )
             print(f"== {name!r} synced: {summary}", flush=True)
+            access = loaded.get("recipe_steps", {}).get("step_access")
+            if access is not None:
+                print(f"== {name!r} {access.value}", flush=True)
             continue
         failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
         reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
