@@ -148,19 +148,20 @@ def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
     roles = rows(
         warehouse,
         "select recipe_id, connection_id, role, step_numbers, read_steps, write_steps, "
-        "unknown_steps from archy.integration_systems order by recipe_id, connection_id",
+        "unknown_steps, by_trigger from archy.integration_systems "
+        "order by recipe_id, connection_id",
     )
     assert sorted(roles) == sorted(
         [
-            (i["caller"], i["sf"], "source", "0", 1, 0, 0),
-            (i["caller"], i["ns"], "target", "1", 0, 1, 0),
-            (i["caller"], i["slack"], "target", "2", 0, 1, 0),
-            (i["callee"], i["sf"], "target", "1", 0, 1, 0),
+            (i["caller"], i["sf"], "source", "0", 1, 0, 0, True),
+            (i["caller"], i["ns"], "target", "1", 0, 1, 0, False),
+            (i["caller"], i["slack"], "target", "2", 0, 1, 0, False),
+            (i["callee"], i["sf"], "target", "1", 0, 1, 0, False),
             # search_sobjects reads Salesforce: a source although it is no trigger
-            (i["nightly"], i["sf"], "source", "2", 1, 0, 0),
-            (i["nightly"], i["ns"], "target", "3", 0, 1, 0),
-            (i["subscriber"], i["slack"], "target", "1", 0, 1, 0),
-            (i["both"], i["sf"], "both", "0,1", 1, 1, 0),
+            (i["nightly"], i["sf"], "source", "2", 1, 0, 0, False),
+            (i["nightly"], i["ns"], "target", "3", 0, 1, 0, False),
+            (i["subscriber"], i["slack"], "target", "1", 0, 1, 0, False),
+            (i["both"], i["sf"], "both", "0,1", 1, 1, 0, True),
         ]
     ), "one row per (recipe, connection), never a cross-product"
 
@@ -533,7 +534,7 @@ def test_integrity_checks_find_orphans(simulator, tmp_path):
     with warehouse.connect() as con:
         con.execute(
             "insert into archy.integration_systems values "
-            "('Main Workspace', 1, 999999, 'jira', 'target', '3', 0, 1, 0)"
+            "('Main Workspace', 1, 999999, 'jira', 'target', '3', 0, 1, 0, false)"
         )
         con.execute(
             "insert into archy.integration_calls values "

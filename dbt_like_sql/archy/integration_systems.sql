@@ -6,12 +6,15 @@
 -- dependency of the recipe but takes no part in system_flows. Steps of unknown access next to
 -- reads or writes do not change the role; unknown_steps counts them. Skipped steps do not
 -- count. Rows parsed before access existed (access null on a connection) count as unknown.
+-- by_trigger tells the connection whose events start the recipe (a write to it can start the
+-- recipe again, which is what makes a sync loop).
 with steps as (
     select
         workspace,
         recipe_id,
         connection_id,
         number,
+        keyword,
         application,
         coalesce(access, 'unknown') as access
     from workato_raw.recipe_steps
@@ -26,6 +29,7 @@ used as (
         sum(case when access = 'read' then 1 else 0 end) as read_steps,
         sum(case when access = 'write' then 1 else 0 end) as write_steps,
         sum(case when access = 'unknown' then 1 else 0 end) as unknown_steps,
+        bool_or(keyword = 'trigger') as by_trigger,
         min(application) as step_application,
         string_agg(cast(number as varchar), ',' order by number) as step_numbers
     from steps
@@ -46,7 +50,8 @@ select
     u.step_numbers,
     u.read_steps,  -- not_null
     u.write_steps,  -- not_null
-    u.unknown_steps  -- not_null
+    u.unknown_steps,  -- not_null
+    u.by_trigger  -- not_null
 from used as u
 inner join workato_raw.recipes as r
     on r.workspace = u.workspace and r.id = u.recipe_id
