@@ -242,7 +242,7 @@ _CALL_SQL = frozenset({"call", "exec", "execute", "begin", "declare", "do"})
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _SQL_STRING = re.compile(r"'(?:[^']|'')*'")
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_QUERY_SEGMENT = re.compile(r"^(_?search|query\w*|\w*[_-](search|query)|freebusy|graphql)$")
+_QUERY_SEGMENT = re.compile(r"^(_?search|query\w*|\w*[_-](search|query)|freebusy)$")
 _PROCEDURE_PREFIX = re.compile(r"^(usp|sp|proc|prc|p)_", re.I)
 
 

@@ -402,6 +402,13 @@ def test_classify_step(keyword, provider, name, inp, want) -> None:
     assert (got.access, got.http_method, got.reason) == want
 
 
+def test_a_post_to_graphql_is_a_write() -> None:
+    got = classify_step(
+        "action", "rest", "make_request_v2", rest("POST", "https://h.example/graphql")
+    )
+    assert (got.access, got.reason) == ("write", "http_verb"), "a GraphQL POST may be a mutation"
+
+
 def test_a_name_with_read_and_write_words_is_unknown() -> None:
     got = classify_step("action", "acme", "run_search_and_update", None)
     assert (got.access, got.reason) == ("unknown", "no_rule")
