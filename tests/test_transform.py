@@ -387,6 +387,52 @@ def test_a_lookup_then_notify_recipe_flows_from_sql_server_to_slack(simulator, t
     assert unclassified == [("mssql", "run_custom_sql", "sql_unknown", 1, 1, str(i["dynamic"]))]
 
 
+def test_steps_parsed_before_access_existed_draw_no_flow(simulator, tmp_path):
+    """A warehouse synced by an older version holds steps with access null: the trigger still
+    reads, actions are unknown, so no flow is drawn until the recipes are parsed again."""
+    ws, i = lookup_then_notify()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    resources = {
+        "dlt": DagsterDltResource(),
+        "workato": WorkatoResource(
+            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
+        ),
+        "warehouse": warehouse,
+    }
+    assert materialize_sync(resources).success
+    with warehouse.connect() as con:
+        con.execute(
+            "update workato_raw.recipe_steps set access = null, access_reason = null, "
+            "connection_id = 424242 where number = 0 and recipe_id = ?",
+            [i["lookup"]],
+        )
+        con.execute("update workato_raw.recipe_steps set access = null, access_reason = null")
+    result = dg.materialize(
+        [
+            integration_descriptions,
+            systems,
+            system_mappings,
+            build_sql_model_assets(DEFAULT_MODELS_DIR),
+        ],
+        resources={"warehouse": warehouse},
+    )
+    assert result.success
+    roles = rows(
+        warehouse,
+        "select recipe_id, connection_id, role from archy.integration_systems "
+        "where recipe_id = " + str(i["lookup"]),
+    )
+    assert sorted(roles) == sorted(
+        [
+            (i["lookup"], 424242, "source"),
+            (i["lookup"], i["sql"], "unknown"),
+            (i["lookup"], i["slack"], "unknown"),
+        ]
+    )
+    assert rows(warehouse, "select count(*) from archy.system_flows") == [(0,)]
+
+
 def test_the_same_models_run_on_postgres(simulator, tmp_path, postgres_database):
     ws, ids = acme()
     sim = simulator(ws, rate_limits=None)

@@ -84,21 +84,23 @@ def step_access_share(warehouse: WarehouseResource, workspace: str) -> AccessSha
     """Read/write/unknown step counts of the workspace's current recipes (skipped steps left
     out, as in archy.integration_systems); None while recipe_steps has no access column.
 
-    Steps parsed before access existed have access null: those on a connection count as
-    unknown, as the SQL models count them, until a full refresh parses them again.
+    Steps parsed before access existed have access null: on a connection they count as a read
+    for the trigger and as unknown for an action, as archy.integration_systems counts them,
+    until the recipe is parsed again.
     """
     columns = {name for name, _ in warehouse.columns(DATASET_NAME, "recipe_steps")}
     if "access" not in columns:
         return None
     placeholder = "%s" if warehouse.dsn else "?"
+    access = "coalesce(s.access, case when s.keyword = 'trigger' then 'read' else 'unknown' end)"
     _, rows = warehouse.query(
-        "select coalesce(s.access, 'unknown'), count(*) "
+        f"select {access}, count(*) "
         f"from {DATASET_NAME}.recipe_steps as s "
         f"inner join {DATASET_NAME}.recipes as r "
         "on r.workspace = s.workspace and r.id = s.recipe_id "
         f"where s.workspace = {placeholder} and r.deleted_at is null and not s.skipped "
         "and (s.access is not null or s.connection_id is not null) "
-        "group by coalesce(s.access, 'unknown')",
+        f"group by {access}",
         [workspace],
     )
     return AccessShare.from_counts(dict(rows))

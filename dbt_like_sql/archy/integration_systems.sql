@@ -5,7 +5,8 @@
 -- 'unknown' when every step on the connection has unknown access: such a connection is a
 -- dependency of the recipe but takes no part in system_flows. Steps of unknown access next to
 -- reads or writes do not change the role; unknown_steps counts them. Skipped steps do not
--- count. Rows parsed before access existed (access null on a connection) count as unknown.
+-- count. Steps parsed before access existed (access null) count as reads for the trigger and
+-- as unknown for actions, until the recipe is parsed again.
 -- by_trigger tells the connection whose events start the recipe (a write to it can start the
 -- recipe again, which is what makes a sync loop).
 with steps as (
@@ -16,7 +17,7 @@ with steps as (
         number,
         keyword,
         application,
-        coalesce(access, 'unknown') as access
+        coalesce(access, case when keyword = 'trigger' then 'read' else 'unknown' end) as access
     from workato_raw.recipe_steps
     where connection_id is not null and not skipped
 ),
