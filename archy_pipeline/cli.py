@@ -130,6 +130,9 @@ def run_sync(
                 if "rows_loaded" in meta
             )
             print(f"== {name!r} synced: {summary}", flush=True)
+            access = loaded.get("recipe_steps", {}).get("step_access")
+            if access is not None:
+                print(f"== {name!r} {access.value}", flush=True)
             issues = loaded.get("sync_issues", {}).get("issues_this_sync")
             for issue in issues.value if issues is not None else []:
                 print(f"   {issue['severity']}: {issue['message']}", flush=True)

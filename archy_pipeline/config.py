@@ -27,6 +27,10 @@ synced. Example::
       held_deletions_grace_days: 14
     environments:                            # naming patterns, checked in this order
       staging: [staging, stage, stg, uat, preprod]
+    access:                                  # how steps read or write (docs/configuration.md)
+      overrides:
+        "mssql/execute_procedure": write     # <provider>/<action_name>: read | write
+        "acme_connector_12_34/*": read       # every action of a connector
 
 No Dagster import: the CLI, the dlt source and the assets all read it through here.
 """
@@ -43,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from archy_pipeline.vocabulary import AccessOverrideError, parse_access_overrides
 
 CONFIG_ENV_VAR = "ARCHY_CONFIG"
 DEFAULT_CONFIG_PATH = "archy.yaml"
@@ -65,7 +71,7 @@ ENVIRONMENTS = (*DEFAULT_ENVIRONMENTS, "unknown")
 #: the modules that use them (mapping, analysis, notify).
 TOP_LEVEL_KEYS = frozenset(
     {"workspaces", "sync", "environments", "systems", "mapping", "schedules", "analysis",
-     "notifications"}
+     "notifications", "access"}
 )  # fmt: skip
 
 
@@ -173,6 +179,8 @@ class ArchyConfig:
     source: str | None = None
     #: The file as read, for sections other modules validate (systems:, mapping:).
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: ``access.overrides``: ``{"<provider>/<action>": "read"|"write"}``, keys lower-cased.
+    access_overrides: Mapping[str, str] = field(default_factory=dict)
 
     def workspace(self, name: str) -> WorkspaceConfig:
         for workspace in self.workspaces:
@@ -277,7 +285,19 @@ def parse_config(data: Any, source: str = "archy.yaml") -> ArchyConfig:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{source}: workspace names must be unique: {', '.join(duplicates)}")
-    return ArchyConfig(tuple(workspaces), environments, source, dict(top))
+    access_overrides = _access(top.get("access"), f"{source}: access")
+    return ArchyConfig(tuple(workspaces), environments, source, dict(top), access_overrides)
+
+
+def _access(item: Any, where: str) -> dict[str, str]:
+    """``access: {overrides: {"<provider>/<action>": read|write}}``."""
+    if item is None:
+        return {}
+    data = _mapping(item, where, {"overrides"})
+    try:
+        return dict(parse_access_overrides(data.get("overrides"), f"{where}.overrides"))
+    except AccessOverrideError as error:
+        raise ConfigError(str(error)) from None
 
 
 @dataclass(frozen=True)

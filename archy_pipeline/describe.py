@@ -3,9 +3,10 @@
 "When a new Opportunity is created in Salesforce (ACME Production Salesforce), creates a
 Sales Order in NetSuite and posts a message to Slack."
 
-Pure: no Dagster or dlt import. The wording follows each step's provider, action name and the
-object its input names; built-in helpers (logger, variables, parsers) are left out because they
-say nothing about the architecture.
+Pure: no Dagster or dlt import. The verb follows each step's access as the vocabulary decides it
+(:func:`archy_pipeline.vocabulary.classify_step`: a lookup reads, a POST writes, an unknown
+action "runs"), the wording the action name and the object its input names; built-in helpers
+(logger, variables, parsers) are left out because they say nothing about the architecture.
 """
 
 from __future__ import annotations
@@ -16,40 +17,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archy_pipeline.recipe_parser import RecipeParseError, normalise_provider, parse_recipe
+from archy_pipeline.vocabulary import DISPLAY_NAMES, HELPERS, display_name
 
-#: How applications are named in sentences; others are title-cased from the provider id.
-DISPLAY_NAMES: dict[str, str] = {
-    "salesforce": "Salesforce", "netsuite": "NetSuite", "service_now": "ServiceNow",
-    "slack": "Slack", "slack_bot": "Slack", "teams_bot": "Microsoft Teams", "jira": "Jira",
-    "jira_service_desk": "Jira Service Management", "workday": "Workday",
-    "workday_rest": "Workday", "snowflake": "Snowflake", "mssql": "SQL Server",
-    "postgresql": "PostgreSQL", "mysql": "MySQL", "oracle": "Oracle", "oracle_ebs": "Oracle EBS",
-    "oracle_fusion": "Oracle Fusion", "redshift": "Amazon Redshift",
-    "google_big_query": "BigQuery", "google_sheets": "Google Sheets",
-    "google_drive": "Google Drive", "google_calendar": "Google Calendar", "gmail": "Gmail",
-    "outlook": "Outlook", "onedrive": "OneDrive", "microsoft_sharepoint": "SharePoint",
-    "microsoft_dynamics_crm": "Dynamics 365", "zendesk": "Zendesk", "hubspot": "HubSpot",
-    "marketo": "Marketo", "box": "Box", "dropbox": "Dropbox", "docusign": "DocuSign",
-    "bamboohr": "BambooHR", "coupa": "Coupa", "concur": "SAP Concur", "sap": "SAP",
-    "sap_s4_hana_cloud": "SAP S/4HANA", "ariba": "SAP Ariba", "zuora": "Zuora", "xero": "Xero",
-    "quickbooks": "QuickBooks", "intacct": "Sage Intacct", "stripe": "Stripe",
-    "twilio": "Twilio", "okta": "Okta", "active_directory": "Active Directory",
-    "github": "GitHub", "pagerduty": "PagerDuty", "splunk": "Splunk",
-    "smartsheet": "Smartsheet", "asana": "Asana", "trello": "Trello",
-    "confluence": "Confluence", "sftp": "SFTP", "amazon_s3": "Amazon S3", "kafka": "Kafka",
-    "email": "Workato email", "open_ai": "OpenAI", "anaplan": "Anaplan",
-    "onprem_files": "on-prem files", "jdbc": "a JDBC database",
-}  # fmt: skip
-
-#: Connectors that move data around inside a recipe: not worth a word in a description.
-HELPERS = frozenset(
-    {
-        "logger", "workato_variable", "json_parser", "csv_parser", "workato_list",
-        "workato_smart_list", "workato_template", "workato_transformations", "py_eval",
-        "js_eval", "workato_custom_code", "workato_files", "lookup_table", "workato_db_table",
-        "utility", "workato_mapper", "open_ai_utility", "workato_decision_engine",
-    }
-)  # fmt: skip
+__all__ = [
+    "DISPLAY_NAMES",
+    "HELPERS",
+    "describe_all",
+    "describe_recipe",
+    "display_name",
+    "humanize",
+]
 
 #: Input fields that name the object a step works on, in order of preference.
 OBJECT_KEYS = (
@@ -58,16 +35,6 @@ OBJECT_KEYS = (
 )  # fmt: skip
 
 MAX_ACTIONS = 4
-
-
-def display_name(provider: str | None) -> str:
-    app = normalise_provider(provider) or ""
-    if app in DISPLAY_NAMES:
-        return DISPLAY_NAMES[app]
-    custom = re.match(r"(.+?)_connector_\d+_\d+$", app)
-    if custom:
-        app = custom.group(1)
-    return " ".join(w.capitalize() if w.islower() else w for w in app.split("_")) or "an app"
 
 
 def humanize(value: str) -> str:
@@ -159,27 +126,36 @@ def _action_phrase(step: Any, block: Mapping[str, Any], names: Mapping[int, str]
         return f"publishes to topic {step.reference}" if step.reference else "publishes a message"
     if step.reference_kind == "http":
         host = step.reference or (urlsplit(step.reference_raw or "").hostname)
-        return f"calls {host} over HTTP" if host else f"calls {where} over HTTP"
+        target = host or where
+        if step.access == "read":
+            return f"reads from {target} over HTTP"
+        if step.access == "write":
+            return f"sends data to {target} over HTTP"
+        return f"calls {target} over HTTP"
+    noun = obj or "record"
+    if step.access == "read":
+        if "download" in name:
+            return f"downloads a file from {where}"
+        return f"reads {(obj + ' records') if obj else 'records'} from {where}"
+    runs = f"runs {name.replace('_', ' ') or 'an action'} in {where}"
+    if step.access == "unknown":
+        return runs
+    # A write, or a platform connector (access None, e.g. Workato email): the name says more.
     if any(w in name for w in ("post_message", "post_bot_message", "post_reply", "post_command")):
         return f"posts a message to {where}"
     if "send_mail" in name or "send_email" in name:
         return f"sends an email through {where}"
     if "upload" in name:
         return f"uploads a file to {where}"
-    if "download" in name:
-        return f"downloads a file from {where}"
-    noun = obj or "record"
     if "upsert" in name or "create_or_update" in name:
         return f"creates or updates {_a(noun)} in {where}"
-    if any(w in name for w in ("create", "add", "insert", "new")):
+    if any(w in name for w in ("create", "add", "insert")):
         return f"creates {_a(noun)} in {where}"
     if "update" in name:
         return f"updates {_a(noun)} in {where}"
     if "delete" in name:
         return f"deletes {_a(noun)} in {where}"
-    if any(w in name for w in ("search", "get", "list", "query", "select", "read", "export")):
-        return f"reads {(obj + ' records') if obj else 'records'} from {where}"
-    return f"runs {name.replace('_', ' ') or 'an action'} in {where}"
+    return f"writes {_a(noun)} to {where}" if step.access == "write" else runs
 
 
 def _join(phrases: list[str]) -> str:

@@ -82,6 +82,13 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from archy_pipeline.config import DEFAULT_ENVIRONMENTS, ConfigError, environment_of
+from archy_pipeline.vocabulary import (
+    GENERIC_PROVIDERS,
+    PLATFORM_PROVIDERS,
+    custom_connector_slug,
+    is_platform_provider,
+)
+from archy_pipeline.vocabulary import normalise_provider as _strip_secondary
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -108,19 +115,8 @@ MatchMethod = Literal["manual", "rule", "provider", "alias", "fuzzy"]
 
 DEFAULT_FUZZY_THRESHOLD = 85.0
 
-#: Workato platform connectors: they run inside Workato and reach no outside system.
-#: Every ``workato_*`` provider counts too (see :func:`is_builtin_provider`).
-BUILTIN_PROVIDERS: frozenset[str] = frozenset(
-    "clock logger email lookup_table csv_parser json_parser xml_tools yaml_parser py_eval "
-    "js_eval pgp jwt utility sms workflow linked_objects file_connector open_ai_utility "
-    "python".split()
-)
-
-#: Transports that can reach anything: the provider alone names no system.
-GENERIC_PROVIDERS: frozenset[str] = frozenset(
-    "rest rest_oauth soap jdbc odbc sftp ftps ftp onprem_files onprem_command_line_scripts jms "
-    "cxml graphql webhook".split()
-)
+#: Provider knowledge lives in archy_pipeline.vocabulary; the names stay importable from here.
+BUILTIN_PROVIDERS: frozenset[str] = PLATFORM_PROVIDERS
 
 #: Aliases that are ordinary words: in a connection name they suggest, never decide.
 _COMMON_WORDS = frozenset(
@@ -143,7 +139,6 @@ _VENDOR_SYSTEMS_AMBIGUOUS = 3
 #: Category of platform-wide systems (AWS, Azure, GCP) that yield to a service of theirs.
 _UMBRELLA = "Cloud"
 
-_CUSTOM_CONNECTOR = re.compile(r"^(?P<slug>.+?)_connector_\d+(?:_\d+)?$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _WORD = re.compile(r"[^\W_]+")  # letters and digits, underscore separates words
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -317,22 +312,12 @@ def normalise_provider(application: str | None) -> str | None:
     """Lower-case provider id without the ``_secondary`` suffix (None when empty)."""
     if not application:
         return None
-    provider = application.strip().lower()
-    if provider.endswith("_secondary"):
-        provider = provider[: -len("_secondary")]
-    return provider or None
-
-
-def custom_connector_slug(provider: str | None) -> str | None:
-    """``coupa_v2`` for a custom (SDK) connector ``coupa_v2_connector_812_1699``, else None."""
-    match = _CUSTOM_CONNECTOR.match(provider or "")
-    return match.group("slug") if match else None
+    return _strip_secondary(application.strip().lower()) or None
 
 
 def is_builtin_provider(provider: str | None) -> bool:
     """A Workato platform connector (never a system)."""
-    provider = normalise_provider(provider)
-    return bool(provider) and (provider in BUILTIN_PROVIDERS or provider.startswith("workato_"))
+    return is_platform_provider(provider)
 
 
 # ---------------------------------------------------------------------- config parsing

@@ -21,7 +21,15 @@ Public API
 * :class:`RecipeParseError` (a ``ValueError``) - the code cannot be read as a recipe tree;
   carries a short ``message`` and an ``excerpt`` (at most :data:`EXCERPT_CHARS` characters)
   of the offending text. Callers turn it into an error row and carry on.
-* :func:`normalise_provider`, :func:`is_custom_connector`, :func:`is_dynamic`.
+* :func:`normalise_provider`, :func:`is_custom_connector` (from
+  :mod:`archy_pipeline.vocabulary`), :func:`is_dynamic`.
+
+Access
+------
+Every step gets ``access`` (``read``/``write``/``unknown``, None for control blocks and
+platform connectors without a connection), ``http_method`` and ``access_reason`` from
+:func:`archy_pipeline.vocabulary.classify_step`, which owns the rules (workato-api-addendum
+§7); archy.yaml overrides come in as ``access_overrides``.
 
 Walk
 ----
@@ -103,6 +111,13 @@ from json.decoder import scanstring
 from typing import Any
 from urllib.parse import urlsplit
 
+from archy_pipeline.vocabulary import (
+    ADHOC_HTTP_ACTION,
+    classify_step,
+    is_custom_connector,
+    normalise_provider,
+)
+
 __all__ = [
     "CALL_KINDS",
     "EXCERPT_CHARS",
@@ -123,9 +138,6 @@ __all__ = [
 EXCERPT_CHARS = 200
 #: At most this many warnings are kept per recipe (then one "... more" line).
 MAX_WARNINGS = 50
-
-SECONDARY_SUFFIX = "_secondary"
-ADHOC_HTTP_ACTION = "__adhoc_http_action"
 
 #: Step kinds that call another recipe.
 CALL_KINDS = frozenset({"call_recipe", "call_recipe_async", "call_service", "call_service_async"})
@@ -151,7 +163,6 @@ _PUBLISH = frozenset({"publish_to_topic", "publish_to_topic_batch"})
 _SUBSCRIBE = frozenset({"subscribe_to_topic", "batch_subscribe_to_topic"})
 #: Keywords that must be the trailing children of a given parent keyword.
 _TAIL_OF = {"elsif": "if", "else": "if", "catch": "try", "while_condition": "repeat"}
-_CUSTOM_CONNECTOR = re.compile(r"_connector_\d+_\d+$")
 _DIGITS = re.compile(r"\d+")
 _SCHEME_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?]*)")
 
@@ -205,6 +216,13 @@ class Step:
     resolved: bool | None = None
     #: Clipped raw text of an unresolved reference (datapill/formula, relative URL/path...).
     reference_raw: str | None = None
+    #: ``read``/``write``/``unknown`` on the step's application; None for control blocks and
+    #: platform connectors (:func:`archy_pipeline.vocabulary.classify_step`).
+    access: str | None = None
+    #: Upper-case HTTP method of an HTTP step (None when absent or dynamic).
+    http_method: str | None = None
+    #: Which rule decided ``access`` (``prefix``, ``http_verb``, ``sql``, ``override``...).
+    access_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,18 +257,6 @@ class ParsedRecipe:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def normalise_provider(provider: str | None) -> str | None:
-    """``salesforce_secondary`` -> ``salesforce``; anything else unchanged."""
-    if provider and provider.endswith(SECONDARY_SUFFIX) and len(provider) > len(SECONDARY_SUFFIX):
-        return provider[: -len(SECONDARY_SUFFIX)]
-    return provider
-
-
-def is_custom_connector(provider: str | None) -> bool:
-    """Whether ``provider`` names a custom (SDK) connector: ``<slug>_connector_<n>_<n>``."""
-    return bool(provider) and bool(_CUSTOM_CONNECTOR.search(normalise_provider(provider) or ""))
 
 
 def is_dynamic(value: str) -> bool:
@@ -721,11 +727,17 @@ def _check_grammar(
             warnings.add(f"step #{number} ({keyword}): expected one {tail!r} as the last child")
 
 
-def parse_code(code: str | bytes | Mapping[str, Any], config: Any = None) -> ParsedRecipe:
+def parse_code(
+    code: str | bytes | Mapping[str, Any],
+    config: Any = None,
+    access_overrides: Mapping[str, str] | None = None,
+) -> ParsedRecipe:
     """Flatten a recipe tree (JSON text or already-decoded object) and its ``config``.
 
     ``config`` None means "not given": steps then get ``connection_id`` None and no warning
-    about providers missing from config.
+    about providers missing from config. ``access_overrides`` are validated
+    ``access.overrides`` from archy.yaml
+    (:func:`archy_pipeline.vocabulary.parse_access_overrides`).
 
     Raises:
         RecipeParseError: ``code`` is not valid JSON, not a JSON object, or not a tree
@@ -792,6 +804,14 @@ def parse_code(code: str | bytes | Mapping[str, Any], config: Any = None) -> Par
                 warnings.add(f"provider {provider!r} (step #{number}) has no config entry")
 
         ref = _reference(block, keyword, application, name, number, warnings)
+        access = classify_step(
+            keyword,
+            application,
+            name,
+            block.get("input"),
+            has_connection=connection_id is not None,
+            overrides=access_overrides,
+        )
         steps.append(
             Step(
                 number=number,
@@ -811,6 +831,9 @@ def parse_code(code: str | bytes | Mapping[str, Any], config: Any = None) -> Par
                 reference_name=ref.name if ref else None,
                 resolved=ref.resolved if ref else None,
                 reference_raw=ref.raw if ref else None,
+                access=access.access,
+                http_method=access.http_method,
+                access_reason=access.reason,
             )
         )
 
@@ -829,7 +852,9 @@ def parse_code(code: str | bytes | Mapping[str, Any], config: Any = None) -> Par
     return ParsedRecipe(tuple(steps), connections, warnings.freeze())
 
 
-def parse_recipe(recipe: Mapping[str, Any]) -> ParsedRecipe:
+def parse_recipe(
+    recipe: Mapping[str, Any], access_overrides: Mapping[str, str] | None = None
+) -> ParsedRecipe:
     """Parse a live-API recipe (``code`` a JSON string) or an export (``code`` an object).
 
     Raises:
@@ -842,14 +867,14 @@ def parse_recipe(recipe: Mapping[str, Any]) -> ParsedRecipe:
     if code is None or code == "":
         keys = ", ".join(sorted(str(k) for k in recipe)[:20])
         raise RecipeParseError("recipe has no code (listed with exclude_code?)", f"keys: {keys}")
-    return parse_code(code, recipe.get("config"))
+    return parse_code(code, recipe.get("config"), access_overrides)
 
 
 def summarize(parsed: ParsedRecipe) -> dict[str, Any]:
     """Counts: ``steps``, ``keywords`` (Counter), ``applications`` (set), ``calls`` (number
     of recipe-call steps, skipped ones included), ``call_references`` (their references in
     step order), ``references`` (Counter of reference kinds), ``unresolved`` and
-    ``warnings``."""
+    ``warnings``, and ``access`` (Counter of ``read``/``write``/``unknown``)."""
     calls = parsed.calls
     return {
         "steps": len(parsed.steps),
@@ -860,4 +885,5 @@ def summarize(parsed: ParsedRecipe) -> dict[str, Any]:
         "references": Counter(s.reference_kind for s in parsed.references),
         "unresolved": sum(1 for s in parsed.steps if s.resolved is False),
         "warnings": len(parsed.warnings),
+        "access": Counter(s.access for s in parsed.steps if s.access is not None),
     }

@@ -100,9 +100,14 @@ def test_sync_shows_progress_and_what_it_loaded(simulator, tmp_path, monkeypatch
     assert "== Syncing workspace 'ACME' (incremental)" in out.out
     assert "recipes 130 (+130)" in out.out
     assert "recipes: 100 items so far, 1 page" in out.err, "progress per page in the run log"
+    # Each recipe: a Salesforce trigger (read) and a Slack create_object (write).
+    access = "step access: 260 steps on external apps: 50% read, 50% write, 0% unknown"
+    assert f"== 'ACME' {access}\n" in out.out
 
     assert main(["sync", "--workspace", "ACME"]) == 0
-    assert "recipes 130 (+0)" in capsys.readouterr().out, "nothing new the second time"
+    out = capsys.readouterr()
+    assert "recipes 130 (+0)" in out.out, "nothing new the second time"
+    assert f"== 'ACME' {access}\n" in out.out, "the share covers the workspace, every sync"
 
     assert main(["sql", "select count(*) as n from workato_raw.recipes"]) == 0
     assert "130" in capsys.readouterr().out

@@ -85,6 +85,57 @@ def app(provider, account_id):
             id="http-and-pubsub",
         ),
         pytest.param(
+            recipe(
+                step(0, "trigger", "clock", "scheduled_event"),
+                step(1, "action", "mssql", "search_rows", input={"table": "customers"}),
+                step(2, "action", "slack", "post_message", input={"channel": "#sales"}),
+            ),
+            "On a schedule, reads Customer records from SQL Server and posts a message to Slack.",
+            id="lookup-then-notify",
+        ),
+        pytest.param(
+            recipe(
+                step(0, "trigger", "clock", "scheduled_event"),
+                # The old substring rules read "add" in "addresses" and "update" in "updated".
+                step(1, "action", "netsuite", "search_addresses"),
+                step(2, "action", "salesforce", "get_updated_records"),
+                step(3, "action", "snowflake", "run_custom_sql", input={"sql": "SELECT 1"}),
+                step(4, "action", "mssql", "execute_procedure", input={"procedure": "dbo.p"}),
+            ),
+            "On a schedule, reads records from NetSuite, reads records from Salesforce, reads "
+            "records from Snowflake and runs execute procedure in SQL Server.",
+            id="reads-by-the-vocabulary",
+        ),
+        pytest.param(
+            recipe(
+                step(0, "trigger", "clock", "scheduled_event"),
+                step(
+                    1,
+                    "action",
+                    "rest",
+                    "make_request_v2",
+                    input={"request": {"method": "GET", "url": "https://a.example.com/x"}},
+                ),
+                step(
+                    2,
+                    "action",
+                    "rest",
+                    "make_request_v2",
+                    input={"request": {"method": "POST", "url": "https://b.example.com/x"}},
+                ),
+                step(
+                    3,
+                    "action",
+                    "jira",
+                    "__adhoc_http_action",
+                    input={"verb": "put", "path": "rest/api/2/issue/1"},
+                ),
+            ),
+            "On a schedule, reads from a.example.com over HTTP, sends data to b.example.com over "
+            "HTTP and sends data to Jira over HTTP.",
+            id="http-by-method",
+        ),
+        pytest.param(
             recipe(step(0, "trigger", "workato_recipe_function", "execute")),
             "When called by another recipe, runs built-in steps only.",
             id="no-actions",

@@ -945,6 +945,7 @@ def test_summarize_shape() -> None:
         "references": Counter({"call_recipe": 2}),
         "unresolved": 0,
         "warnings": 0,
+        "access": Counter(),  # only recipe-function steps: platform, no access
     }
 
 

@@ -147,21 +147,23 @@ def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
     i = ids
     roles = rows(
         warehouse,
-        "select recipe_id, connection_id, role, step_numbers from archy.integration_systems "
+        "select recipe_id, connection_id, role, step_numbers, read_steps, write_steps, "
+        "unknown_steps, by_trigger from archy.integration_systems "
         "order by recipe_id, connection_id",
     )
     assert sorted(roles) == sorted(
         [
-            (i["caller"], i["sf"], "source", "0"),
-            (i["caller"], i["ns"], "target", "1"),
-            (i["caller"], i["slack"], "target", "2"),
-            (i["callee"], i["sf"], "target", "1"),
-            (i["nightly"], i["sf"], "target", "2"),
-            (i["nightly"], i["ns"], "target", "3"),
-            (i["subscriber"], i["slack"], "target", "1"),
-            (i["both"], i["sf"], "both", "0,1"),
+            (i["caller"], i["sf"], "source", "0", 1, 0, 0, True),
+            (i["caller"], i["ns"], "target", "1", 0, 1, 0, False),
+            (i["caller"], i["slack"], "target", "2", 0, 1, 0, False),
+            (i["callee"], i["sf"], "target", "1", 0, 1, 0, False),
+            # search_sobjects reads Salesforce: a source although it is no trigger
+            (i["nightly"], i["sf"], "source", "2", 1, 0, 0, False),
+            (i["nightly"], i["ns"], "target", "3", 0, 1, 0, False),
+            (i["subscriber"], i["slack"], "target", "1", 0, 1, 0, False),
+            (i["both"], i["sf"], "both", "0,1", 1, 1, 0, True),
         ]
-    ), "one row per (recipe, connection, role), never a cross-product"
+    ), "one row per (recipe, connection), never a cross-product"
 
     calls = rows(
         warehouse,
@@ -231,7 +233,12 @@ def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
         "from archy.system_flows order by target_application",
     )
     assert flows == [
-        ("salesforce", "netsuite", 1, str(i["caller"])),
+        (
+            "salesforce",
+            "netsuite",
+            2,
+            ",".join(sorted([str(i["caller"]), str(i["nightly"])])),
+        ),
         ("salesforce", "slack", 1, str(i["caller"])),
     ]
     paths = {r[0] for r in rows(warehouse, "select path from archy.folders")}
@@ -267,6 +274,165 @@ def test_every_model_on_duckdb_with_row_level_expectations(simulator, tmp_path):
 
 
 @pytest.mark.postgres
+def lookup_then_notify() -> tuple[Workspace, dict[str, int]]:
+    """A scheduled recipe that looks a customer up in SQL Server and posts to Slack, and one
+    whose custom SQL is a datapill (unknown access) before the same Slack post."""
+    ws = Workspace(name="Lookup")
+    sql = ws.add_connection("mssql", "SQL Server PROD")
+    slack = ws.add_connection("slack", "slack_ops_prd")
+    config = [
+        application_config("clock", None),
+        application_config("mssql", sql.id),
+        application_config("slack", slack.id),
+    ]
+    lookup = ws.add_recipe(
+        "Notify sales of big customers",
+        block(
+            0,
+            "trigger",
+            "clock",
+            "scheduled_event",
+            block(1, "action", "mssql", "search_rows", input={"table": "customers"}),
+            block(2, "action", "slack", "post_message", input={"channel": "#sales"}),
+        ),
+        config,
+        running=True,
+    )
+    dynamic = ws.add_recipe(
+        "Run the query of the day",
+        block(0, "trigger", "clock", "scheduled_event",
+              block(1, "action", "mssql", "run_custom_sql",
+                    input={"sql": "#{_dp('{}')}"}),
+              block(2, "action", "slack", "post_message", input={"channel": "#data"})),
+        config, running=True,
+    )  # fmt: skip
+    return ws, {"sql": sql.id, "slack": slack.id, "lookup": lookup.id, "dynamic": dynamic.id}
+
+
+def test_a_lookup_then_notify_recipe_flows_from_sql_server_to_slack(simulator, tmp_path):
+    ws, i = lookup_then_notify()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    resources = {
+        "dlt": DagsterDltResource(),
+        "workato": WorkatoResource(
+            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
+        ),
+        "warehouse": warehouse,
+    }
+    synced = materialize_sync(resources)
+    steps_meta = next(
+        e.materialization.metadata
+        for e in synced.get_asset_materialization_events()
+        if e.materialization.asset_key.path[-1] == "recipe_steps"
+    )
+    assert steps_meta["step_access"].value == (
+        "step access: 4 steps on external apps: 25% read, 50% write, 25% unknown "
+        "(see archy.unclassified_actions)"
+    )
+    assert (steps_meta["steps_read"].value, steps_meta["steps_write"].value) == (1, 2)
+    assert (steps_meta["steps_unknown"].value, steps_meta["unknown_share"].value) == (1, 0.25)
+    raw = rows(
+        warehouse,
+        "select recipe_id, number, access, access_reason from workato_raw.recipe_steps "
+        "order by recipe_id, number",
+    )
+    assert raw == [
+        (i["lookup"], 0, None, "platform"),
+        (i["lookup"], 1, "read", "prefix"),
+        (i["lookup"], 2, "write", "prefix"),
+        (i["dynamic"], 0, None, "platform"),
+        (i["dynamic"], 1, "unknown", "sql_unknown"),
+        (i["dynamic"], 2, "write", "prefix"),
+    ]
+
+    result = dg.materialize(
+        [
+            integration_descriptions,
+            systems,
+            system_mappings,
+            build_sql_model_assets(DEFAULT_MODELS_DIR),
+            analysis_tables,
+        ],
+        resources={"warehouse": warehouse},
+    )
+    assert result.success
+    roles = rows(
+        warehouse,
+        "select recipe_id, connection_id, role, read_steps, write_steps, unknown_steps "
+        "from archy.integration_systems",
+    )
+    assert sorted(roles) == sorted(
+        [
+            (i["lookup"], i["sql"], "source", 1, 0, 0),
+            (i["lookup"], i["slack"], "target", 0, 1, 0),
+            (i["dynamic"], i["sql"], "unknown", 0, 0, 1),
+            (i["dynamic"], i["slack"], "target", 0, 1, 0),
+        ]
+    )
+    flows = rows(
+        warehouse,
+        "select source_connection_id, source_application, target_connection_id, "
+        "target_application, recipe_ids from archy.system_flows",
+    )
+    assert flows == [(i["sql"], "mssql", i["slack"], "slack", str(i["lookup"]))], (
+        "exactly SQL Server -> Slack, from the lookup recipe only: never Slack -> SQL Server, "
+        "and no arrow from a step of unknown access"
+    )
+    unclassified = rows(
+        warehouse,
+        "select application, action_name, reasons, step_count, recipe_count, recipe_ids "
+        "from archy.unclassified_actions",
+    )
+    assert unclassified == [("mssql", "run_custom_sql", "sql_unknown", 1, 1, str(i["dynamic"]))]
+
+
+def test_steps_parsed_before_access_existed_draw_no_flow(simulator, tmp_path):
+    """A warehouse synced by an older version holds steps with access null: the trigger still
+    reads, actions are unknown, so no flow is drawn until the recipes are parsed again."""
+    ws, i = lookup_then_notify()
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    resources = {
+        "dlt": DagsterDltResource(),
+        "workato": WorkatoResource(
+            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
+        ),
+        "warehouse": warehouse,
+    }
+    assert materialize_sync(resources).success
+    with warehouse.connect() as con:
+        con.execute(
+            "update workato_raw.recipe_steps set access = null, access_reason = null, "
+            "connection_id = 424242 where number = 0 and recipe_id = ?",
+            [i["lookup"]],
+        )
+        con.execute("update workato_raw.recipe_steps set access = null, access_reason = null")
+    result = dg.materialize(
+        [
+            integration_descriptions,
+            systems,
+            system_mappings,
+            build_sql_model_assets(DEFAULT_MODELS_DIR),
+        ],
+        resources={"warehouse": warehouse},
+    )
+    assert result.success
+    roles = rows(
+        warehouse,
+        "select recipe_id, connection_id, role from archy.integration_systems "
+        "where recipe_id = " + str(i["lookup"]),
+    )
+    assert sorted(roles) == sorted(
+        [
+            (i["lookup"], 424242, "source"),
+            (i["lookup"], i["sql"], "unknown"),
+            (i["lookup"], i["slack"], "unknown"),
+        ]
+    )
+    assert rows(warehouse, "select count(*) from archy.system_flows") == [(0,)]
+
+
 def test_the_same_models_run_on_postgres(simulator, tmp_path, postgres_database):
     ws, ids = acme()
     sim = simulator(ws, rate_limits=None)
@@ -414,7 +580,7 @@ def test_integrity_checks_find_orphans(simulator, tmp_path):
     with warehouse.connect() as con:
         con.execute(
             "insert into archy.integration_systems values "
-            "('Main Workspace', 1, 999999, 'jira', 'target', '3')"
+            "('Main Workspace', 1, 999999, 'jira', 'target', '3', 0, 1, 0, false)"
         )
         con.execute(
             "insert into archy.integration_calls values "

@@ -25,6 +25,7 @@ from archy_pipeline.constants import (
 )
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
+from archy_pipeline.vocabulary import AccessShare
 from archy_pipeline.workato_source import (
     DATASET_NAME,
     PreviousState,
@@ -87,6 +88,32 @@ def _days(days: float | None) -> timedelta | None:
     return None if days is None else timedelta(days=days)
 
 
+def step_access_share(warehouse: WarehouseResource, workspace: str) -> AccessShare | None:
+    """Read/write/unknown step counts of the workspace's current recipes (skipped steps left
+    out, as in archy.integration_systems); None while recipe_steps has no access column.
+
+    Steps parsed before access existed have access null: on a connection they count as a read
+    for the trigger and as unknown for an action, as archy.integration_systems counts them,
+    until the recipe is parsed again.
+    """
+    columns = {name for name, _ in warehouse.columns(DATASET_NAME, "recipe_steps")}
+    if "access" not in columns:
+        return None
+    placeholder = "%s" if warehouse.dsn else "?"
+    access = "coalesce(s.access, case when s.keyword = 'trigger' then 'read' else 'unknown' end)"
+    _, rows = warehouse.query(
+        f"select {access}, count(*) "
+        f"from {DATASET_NAME}.recipe_steps as s "
+        f"inner join {DATASET_NAME}.recipes as r "
+        "on r.workspace = s.workspace and r.id = s.recipe_id "
+        f"where s.workspace = {placeholder} and r.deleted_at is null and not s.skipped "
+        "and (s.access is not null or s.connection_id is not null) "
+        f"group by {access}",
+        [workspace],
+    )
+    return AccessShare.from_counts(dict(rows))
+
+
 def load_previous_state(warehouse: WarehouseResource, workspace: str) -> PreviousState:
     """What the warehouse holds from earlier syncs of ``workspace`` (empty the first time)."""
     where = {"workspace": workspace}
@@ -140,6 +167,7 @@ def workato_raw_tables(
             ),
             selection=selection,
             environments=dict(archy.environments),
+            access_overrides=dict(archy.access_overrides),
             confirmed_deletions={
                 table: frozenset(int(i) for i in ids)
                 for table, ids in config.confirmed_deletions.items()
@@ -172,6 +200,9 @@ def workato_raw_tables(
         events = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
         loaded = pipeline.last_trace.last_normalize_info.row_counts
         where = {"workspace": workspace.name}
+        share = step_access_share(warehouse, workspace.name)
+        if share is not None:
+            context.log.info(share.summary())
         for event in events:
             table = event.asset_key.path[-1]
             extra: dict[str, Any] = {}
@@ -184,6 +215,15 @@ def workato_raw_tables(
                         for i in issues
                     ]
                 )  # fmt: skip
+            if table == "recipe_steps" and share is not None:
+                # Kept per sync, so the vocabulary can be improved from real workspaces.
+                extra = {
+                    "step_access": share.summary(),
+                    "steps_read": share.read,
+                    "steps_write": share.write,
+                    "steps_unknown": share.unknown,
+                    "unknown_share": round(share.unknown_share, 4),
+                }
             yield dg.MaterializeResult(
                 asset_key=event.asset_key,
                 metadata={

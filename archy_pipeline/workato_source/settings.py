@@ -75,7 +75,8 @@ RECIPE_STEP_COLUMNS = _CLEARED | _key(number="bigint") | _typed(
     parent_number="bigint", depth="bigint", keyword="text", provider="text",
     application="text", action_name="text", alias="text", skipped="bool", protected="bool",
     in_catch="bool", connection_id="bigint", reference_kind="text", reference="text",
-    reference_name="text", resolved="bool", reference_raw="text",
+    reference_name="text", resolved="bool", reference_raw="text", access="text",
+    http_method="text", access_reason="text",
 )  # fmt: skip
 RECIPE_CONNECTION_COLUMNS = _CLEARED | _key(position="bigint") | _typed(
     provider="text", application="text", connection_id="bigint"

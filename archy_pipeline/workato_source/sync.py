@@ -81,6 +81,8 @@ class SyncOptions:
             this many; beyond it the sync lists all recipes with code instead.
         selection: which folders, recipes and connections to sync (``archy.yaml``).
         environments: naming patterns that tell a connection's environment.
+        access_overrides: ``access.overrides`` from archy.yaml, ``{"<provider>/<action>":
+            read|write}``: how parsed steps are classified when the vocabulary cannot tell.
         confirmed_deletions: ids per table (``recipes``, ``connections``, ``folders``) whose
             deletion Workato itself reported (the activity audit log): when such an item is
             missing from the listing it is marked deleted even where a missing item would
@@ -98,6 +100,7 @@ class SyncOptions:
     environments: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_ENVIRONMENTS)
     )
+    access_overrides: dict[str, str] = field(default_factory=dict)
     confirmed_deletions: dict[str, frozenset[int]] = field(default_factory=dict)
     accept_deletions: bool = False
     held_deletions_grace: timedelta | None = None
@@ -797,7 +800,7 @@ class WorkspaceSync:
                     errors.append({**key, "error": None, "excerpt": None, "_cleared": True})
                 continue
             try:
-                parsed = parse_recipe(row)
+                parsed = parse_recipe(row, self.options.access_overrides)
             except RecipeParseError as error:
                 errors.append({**key, "error": error.message, "excerpt": error.excerpt})
                 # Clear the recipe's old steps and connections: they describe code that is gone.
@@ -828,6 +831,9 @@ class WorkspaceSync:
                         "reference_name": step.reference_name,
                         "resolved": step.resolved,
                         "reference_raw": step.reference_raw,
+                        "access": step.access,
+                        "http_method": step.http_method,
+                        "access_reason": step.access_reason,
                     }
                 )
             for position, connection in enumerate(parsed.connections):

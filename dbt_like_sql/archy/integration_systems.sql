@@ -1,17 +1,39 @@
--- One row per (recipe, connection, role): the systems an integration reads from and writes to.
--- role is 'source' for the trigger's connection, 'target' for connections used by actions,
--- 'both' when a connection is used by the trigger and by actions. Skipped steps do not count.
-with used as (
+-- One row per (recipe, connection): the systems an integration reads from and writes to.
+-- Each step says whether it reads or writes its application (recipe_steps.access, decided by
+-- archy_pipeline/vocabulary.py; the trigger reads). role is 'source' for a connection the
+-- recipe only reads, 'target' for one it only writes, 'both' for one it reads and writes, and
+-- 'unknown' when every step on the connection has unknown access: such a connection is a
+-- dependency of the recipe but takes no part in system_flows. Steps of unknown access next to
+-- reads or writes do not change the role; unknown_steps counts them. Skipped steps do not
+-- count. Steps parsed before access existed (access null) count as reads for the trigger and
+-- as unknown for actions, until the recipe is parsed again.
+-- by_trigger tells the connection whose events start the recipe (a write to it can start the
+-- recipe again, which is what makes a sync loop).
+with steps as (
     select
         workspace,
         recipe_id,
         connection_id,
-        bool_or(keyword = 'trigger') as by_trigger,
-        bool_or(keyword <> 'trigger') as by_actions,
-        min(application) as step_application,
-        string_agg(cast(number as varchar), ',' order by number) as step_numbers
+        number,
+        keyword,
+        application,
+        coalesce(access, case when keyword = 'trigger' then 'read' else 'unknown' end) as access
     from workato_raw.recipe_steps
     where connection_id is not null and not skipped
+),
+
+used as (
+    select
+        workspace,
+        recipe_id,
+        connection_id,
+        sum(case when access = 'read' then 1 else 0 end) as read_steps,
+        sum(case when access = 'write' then 1 else 0 end) as write_steps,
+        sum(case when access = 'unknown' then 1 else 0 end) as unknown_steps,
+        bool_or(keyword = 'trigger') as by_trigger,
+        min(application) as step_application,
+        string_agg(cast(number as varchar), ',' order by number) as step_numbers
+    from steps
     group by workspace, recipe_id, connection_id
 )
 
@@ -21,11 +43,16 @@ select
     u.connection_id,  -- not_null
     coalesce(c.application, u.step_application) as application,
     case
-        when u.by_trigger and u.by_actions then 'both'
-        when u.by_trigger then 'source'
-        else 'target'
-    end as role,  -- not_null accepted_values: 'source', 'target', 'both'
-    u.step_numbers
+        when u.read_steps > 0 and u.write_steps > 0 then 'both'
+        when u.read_steps > 0 then 'source'
+        when u.write_steps > 0 then 'target'
+        else 'unknown'
+    end as role,  -- not_null accepted_values: 'source', 'target', 'both', 'unknown'
+    u.step_numbers,
+    u.read_steps,  -- not_null
+    u.write_steps,  -- not_null
+    u.unknown_steps,  -- not_null
+    u.by_trigger  -- not_null
 from used as u
 inner join workato_raw.recipes as r
     on r.workspace = u.workspace and r.id = u.recipe_id

@@ -1,5 +1,7 @@
--- One row per (source instance, target instance) pair that recipes move data between: the
--- trigger's connection (source or both) to each connection an action uses (target or both).
+-- One row per (source instance, target instance) pair that recipes move data between: from a
+-- connection a recipe reads (role source or both) to a different connection the same recipe
+-- writes (role target or both). Connections of unknown role take no part: no arrow is drawn
+-- that the steps do not show.
 select
     s.workspace,  -- not_null
     s.application as source_application,
