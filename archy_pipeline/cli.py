@@ -45,22 +45,33 @@ def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
         max_attempts=3,
         deadline_seconds=120,
     )
-    return resource.get_client(workspace)
+    client = resource.get_client(workspace)
+    client.workspace_name = workspace.name  # names the workspace when /users/me is refused
+    return client
 
 
 def cmd_test_connection(args: argparse.Namespace) -> int:
-    """Call /users/me and print what the token opens; 0 on success, 1 with the reason."""
+    """Identify the workspace the token opens and print it; 0 on success, 1 with the reason.
+
+    ``/users/me`` first; a client it refuses (TEST/PROD-scoped, addendum §4) is identified
+    from the activity log or archy.yaml instead, and the output says which.
+    """
     from archy_pipeline.config import ConfigError
 
     try:
         with _client_from_args(args) as client:
-            me = client.verify_identity()
+            identity = client.identify(getattr(client, "workspace_name", None))
     except (WorkatoError, ConfigError) as error:
         print(f"Connection failed: {error}", file=sys.stderr)
         return 1
+    me = identity.details
     print(f"Connected to Workato at {client.host}")
-    print(f"  workspace: {me.get('name')} (id {me['id']})")
-    print(f"  recipes:   {me.get('recipes_count')} ({me.get('active_recipes_count')} running)")
+    print(f"  workspace: {me.get('name')} (id {me.get('id')})")
+    if identity.source == "users_me":
+        print(f"  recipes:   {me.get('recipes_count')} ({me.get('active_recipes_count')} running)")
+    else:
+        environment = f", environment {me['environment']}" if me.get("environment") else ""
+        print(f"  identity:  from {identity.source}{environment} ({identity.reason})")
     return 0
 
 

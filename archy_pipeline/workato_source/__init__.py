@@ -20,7 +20,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from archy_pipeline.resources.workato_client import WorkatoClient
+from archy_pipeline.resources.workato_client import WorkatoClient, WorkspaceIdentity
 from archy_pipeline.workato_source.settings import (
     CONNECTION_COLUMNS,
     DATASET_NAME,
@@ -54,12 +54,14 @@ def workato_source(
     options: SyncOptions | None = None,
     progress: ProgressFn | None = None,
     me: dict[str, Any] | None = None,
+    identity: WorkspaceIdentity | None = None,
 ) -> list[DltResource]:
     """Workato folders, projects, connections, recipes and their steps for one workspace.
 
     ``client`` may be None when the source is only inspected (Dagster builds the asset specs
-    from it when the definitions load); the resources need a client when they run. ``me`` is
-    the ``/users/me`` answer when the caller already has it.
+    from it when the definitions load); the resources need a client when they run.
+    ``identity`` (or ``me``, the ``/users/me`` answer) is passed when the caller already
+    identified the workspace.
     """
     sync: WorkspaceSync | None = None
 
@@ -68,7 +70,9 @@ def workato_source(
         if client is None:
             raise RuntimeError("workato_source needs a WorkatoClient to run")
         if sync is None:
-            sync = WorkspaceSync(client, workspace, previous, options, progress, me=me)
+            sync = WorkspaceSync(
+                client, workspace, previous, options, progress, me=me, identity=identity
+            )
         # Tables exist from the first sync on, even while empty: analysts query them.
         yield dlt.mark.materialize_table_schema()
         yield from sync.plan[table]
@@ -82,7 +86,8 @@ def workato_source(
 
     @dlt.resource(name="workspace", columns=WORKSPACE_COLUMNS, **entity)
     def workspace_details() -> Iterator[dict[str, Any]]:
-        """The workspace itself (GET /users/me): its id, name, plan and recipe counts."""
+        """The workspace itself: its id, name, plan and recipe counts from GET /users/me, or
+        its id, name and environment from the activity log when /users/me is refused."""
         yield from rows("workspace")
 
     @dlt.resource(columns=FOLDER_COLUMNS, **entity)

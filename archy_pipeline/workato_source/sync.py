@@ -35,6 +35,7 @@ from archy_pipeline.resources.workato_client import (
     WorkatoClient,
     WorkatoError,
     WorkatoNotFoundError,
+    WorkspaceIdentity,
     format_api_time,
 )
 
@@ -185,10 +186,14 @@ class WorkspaceSync:
         progress: ProgressFn | None = None,
         now: datetime | None = None,
         me: dict[str, Any] | None = None,
+        identity: WorkspaceIdentity | None = None,
     ) -> None:
         self.client = client
-        if me is not None:  # the caller already checked the token: no second /users/me
-            self.__dict__["me"] = me
+        # The caller already identified the workspace: no second /users/me.
+        if identity is None and me is not None:
+            identity = WorkspaceIdentity("users_me", me)
+        if identity is not None:
+            self.__dict__["identity"] = identity
         self.workspace = workspace
         self.previous = previous or PreviousState()
         self.options = options or SyncOptions()
@@ -279,19 +284,71 @@ class WorkspaceSync:
 
     # ------------------------------------------------------------------ workspace
     @cached_property
+    def identity(self) -> WorkspaceIdentity:
+        return self.client.identify(self.workspace)
+
+    @property
     def me(self) -> dict[str, Any]:
-        return self.client.verify_identity()
+        """The workspace's details: the ``/users/me`` object, or what another source told."""
+        return self.identity.details
 
     def workspace_rows(self) -> list[dict[str, Any]]:
-        row = self._row(self.me)
+        identity = self.identity
         self.progress("workspace", 1, 1)
+        if identity.source == "users_me":
+            log.info("workspace identified by GET /api/users/me")
+        else:
+            where = {
+                "activity_log": "the newest activity-log entry (GET /api/activity_logs)",
+                "config": "archy.yaml (the workspace's name and user_id)",
+            }[identity.source]
+            notes = "".join(f"; {note}" for note in identity.notes)
+            self._issue(
+                "identity_source",
+                "workspace",
+                f"workspace identified from {where}, not /users/me: {identity.reason}{notes}",
+                severity="info",
+            )
+        if self.me.get("id") is None:
+            self._issue(
+                "identity_unknown",
+                "workspace",
+                "the workspace id is unknown (no /users/me, no activity-log entry), so no "
+                "workato_raw.workspace row was written: set user_id in archy.yaml to the "
+                "workspace id",
+                severity="info",
+            )
+            return []
+        row = self._row({**self.me, "identity_source": identity.source})
         return self._diff("workspace", {int(row["id"]): row}, complete=False)
+
+    def _check_recipes_count(self) -> None:
+        """Compare ``/users/me``'s ``recipes_count`` with an unfiltered, complete listing."""
+        expected = self.me.get("recipes_count")
+        selection = self.options.selection
+        if (
+            self.identity.source != "users_me"
+            or not isinstance(expected, int)
+            or selection.folders.active
+            or selection.running_only
+            or self.forbidden_folder_ids
+        ):
+            return
+        listed = len(self._recipes[0])
+        if listed != expected:
+            self._issue(
+                "recipes_count_mismatch",
+                "recipes",
+                f"GET /api/users/me counts {expected} recipes but the recipe listing returned "
+                f"{listed}: the API client may not see every project (check its project "
+                "scope), or recipes were created or deleted during the sync",
+            )
 
     # ------------------------------------------------------------------ folders
     @cached_property
     def _folders(self) -> tuple[dict[int, dict[str, Any]], bool]:
         """Current folders with paths, and whether the walk saw everything."""
-        root_id = self.me["root_folder_id"]
+        root_id = self.identity.root_folder_id  # None: a workspace without folders
         paths: dict[int, str] = {root_id: "Home"}
         current: dict[int, dict[str, Any]] = {}
         complete = True
@@ -348,7 +405,7 @@ class WorkspaceSync:
             or not self.previous.active("folders")
         ):
             return True
-        known = set(self.previous.active("folders")) | {self.me["root_folder_id"]}
+        known = set(self.previous.active("folders")) | {self.identity.root_folder_id}
         used = {r.get("folder_id") for r in self._recipes[0].values()}
         used |= {c.get("folder_id") for c in self._connections[0].values()}
         return not used <= known
@@ -674,5 +731,6 @@ class WorkspaceSync:
             "recipe_connections": self.recipe_connection_rows(),
             "recipe_errors": self.recipe_error_rows(),
         }
+        self._check_recipes_count()
         plan["sync_issues"] = self.issue_rows()
         return plan
