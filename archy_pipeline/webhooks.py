@@ -74,6 +74,9 @@ from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
+#: The relay recipes as an importable Workato package (its sources sit beside it).
+RELAY_PACKAGE = Path(__file__).parent / "data" / "relay" / "archy_realtime_relay.zip"
+
 SECRET_ENV_VAR = "ARCHY_WEBHOOK_SECRET"
 INBOX_ENV_VAR = "ARCHY_WEBHOOK_INBOX"
 DEFAULT_INBOX_PATH = "data/webhook_inbox.sqlite"
