@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from archy_pipeline.config import WorkspaceConfig
 from archy_pipeline.resources.workato import BASE_URL_ENV_VAR
 from archy_pipeline.resources.workato_client import (
     TOKEN_ENV_VAR,
@@ -29,13 +30,19 @@ from archy_pipeline.resources.workato_client import (
 )
 
 
-def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
-    """The same client a sync would use (archy.yaml or the environment), flags winning."""
+def _workspace_from_args(args: argparse.Namespace) -> WorkspaceConfig:
+    """``--workspace NAME`` from archy.yaml, else its first workspace (or the environment's)."""
     from archy_pipeline.config import load_config
-    from archy_pipeline.resources.workato import WorkatoResource
 
     config = load_config()
-    workspace = config.workspace(args.workspace) if args.workspace else config.workspaces[0]
+    return config.workspace(args.workspace) if args.workspace else config.workspaces[0]
+
+
+def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
+    """The same client a sync would use (archy.yaml or the environment), flags winning."""
+    from archy_pipeline.resources.workato import WorkatoResource
+
+    workspace = _workspace_from_args(args)
     resource = WorkatoResource(
         base_url=args.base_url,
         data_center=args.data_center or "us",
@@ -45,9 +52,7 @@ def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
         max_attempts=3,
         deadline_seconds=120,
     )
-    client = resource.get_client(workspace)
-    client.workspace_name = workspace.name  # names the workspace when /users/me is refused
-    return client
+    return resource.get_client(workspace)
 
 
 def cmd_test_connection(args: argparse.Namespace) -> int:
@@ -59,8 +64,9 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
     from archy_pipeline.config import ConfigError
 
     try:
+        name = _workspace_from_args(args).name  # names it when /users/me is refused
         with _client_from_args(args) as client:
-            identity = client.identify(getattr(client, "workspace_name", None))
+            identity = client.identify(name)
     except (WorkatoError, ConfigError) as error:
         print(f"Connection failed: {error}", file=sys.stderr)
         return 1

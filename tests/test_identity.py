@@ -265,3 +265,19 @@ def test_no_recipes_count_check_when_the_listing_is_filtered(simulator, tmp_path
     assert sync(sim, sim.token, path).success
     assert query(path, "select count(*) from workato_raw.recipes") == [(1,)]
     assert query(path, "select count(*) from workato_raw.sync_issues") == [(0,)]
+
+
+def test_test_connection_says_where_a_prod_clients_identity_came_from(
+    simulator, monkeypatch, capsys
+):
+    from archy_pipeline.cli import main
+
+    ws = environments_workspace()
+    sim = simulator(ws, rate_limits=None)
+    sim.add_token(PROD, environment="prod")
+    monkeypatch.setenv("WORKATO_API_TOKEN", PROD)
+    assert main(["test-connection", "--base-url", sim.base_url]) == 0
+    out = capsys.readouterr().out
+    assert f"workspace: {ws.name} (id {ws.id})" in out
+    assert "identity:  from activity_log, environment prod (GET /api/users/me answered 403" in out
+    assert PROD not in out
