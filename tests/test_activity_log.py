@@ -164,6 +164,22 @@ def test_the_client_pages_with_page_after_and_counts_the_family(simulator):
     ]  # fmt: skip
 
 
+def test_the_client_filters_by_resource_and_event_type_and_time(simulator):
+    ws, _, connection_id, recipe_id = small_workspace()
+    ws.update_connection(connection_id, name="SF production")
+    ws.delete_recipe(recipe_id)
+    sim = simulator(ws, rate_limits=None)
+    with client_for(sim) as client:
+        flows = list(client.iter_activity_logs(resource_types=["Flow"]))
+        deletions = list(client.iter_activity_logs(event_types=["recipe_deleted"]))
+        later = list(client.iter_activity_logs(since=ws.activity[-1].timestamp))
+    assert [e["event_type"] for e in flows] == ["recipe_deleted", "recipe_created"]
+    assert [e["resource"]["id"] for e in deletions] == [recipe_id]
+    assert [e["id"] for e in later] == [ws.activity[-1].id]
+    (request, *_) = sim.log("^/api/activity_logs$")
+    assert request.query["include_resource_types[]"] == ["Flow"]
+
+
 def test_the_client_stops_when_the_cursor_does_not_move(simulator):
     ws, _, _, recipe_id = small_workspace()
     for i in range(150):
