@@ -164,11 +164,19 @@ def poll(
     except (WorkatoAuthenticationError, WorkatoAccessDeniedError) as error:
         first = not denied
         state["denied"] = {"at": _iso(now), "status": error.status, "message": str(error)}
+        if isinstance(error, WorkatoAuthenticationError):
+            cause = (
+                "the API token was refused: it is wrong or revoked, or the role has no "
+                "access to the Environment management endpoints at all"
+            )
+        else:
+            cause = (
+                "it needs the Activity audit log add-on for this environment and an API "
+                "client role with the activity-log privilege (Environment management)"
+            )
         message = (
-            f"the activity audit log cannot be read ({error.status}): it needs the Activity "
-            "audit log add-on for this environment and an API client role with the "
-            "activity-log privilege (Environment management). Real-time updates from the log "
-            "are paused; scheduled syncs carry on."
+            f"the activity audit log cannot be read ({error.status}): {cause}. Real-time "
+            "updates from the log are paused (asked again hourly); scheduled syncs carry on."
         )
         return PollResult(
             state, Changes(), requests + 1, message, denied_now=message if first else None
