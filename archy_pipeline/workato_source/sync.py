@@ -323,7 +323,12 @@ class WorkspaceSync:
         return self._diff("workspace", {int(row["id"]): row}, complete=False)
 
     def _check_recipes_count(self) -> None:
-        """Compare ``/users/me``'s ``recipes_count`` with an unfiltered, complete listing."""
+        """Compare ``/users/me``'s ``recipes_count`` with an unfiltered, complete listing.
+
+        Skipped when the listing was filtered (folder selection, running only) or when this
+        sync already reported why it saw less (a folder it cannot open, held or refused
+        deletions): any earlier warning means the listing is not the whole workspace.
+        """
         expected = self.me.get("recipes_count")
         selection = self.options.selection
         if (
@@ -332,6 +337,7 @@ class WorkspaceSync:
             or selection.folders.active
             or selection.running_only
             or self.forbidden_folder_ids
+            or any(issue.severity != "info" for issue in self.issues)
         ):
             return
         listed = len(self._recipes[0])
