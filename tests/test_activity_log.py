@@ -309,6 +309,17 @@ def test_activity_log_sensor_tick_by_tick(simulator, instance, tmp_path, monkeyp
     }
     dg.validate_run_config(job, request.run_config)
     assert [list(r.partition_keys) for r in one.dynamic_partitions_requests] == [["US"]]
+    # As the daemon evaluates it: the request resolves against sync_job's partitions.
+    evaluated = activity_log_sensor.evaluate_tick(
+        dg.build_sensor_context(
+            instance=instance,
+            instance_ref=instance.get_ref(),
+            cursor=quiet.cursor,
+            repository_def=defs.get_repository_def(),
+            resources={"workato": workato},
+        )
+    )
+    assert [r.run_key for r in evaluated.run_requests] == [request.run_key]
 
     # Nothing new again: the overlap re-reads the deletion, recognised by id.
     after_one = tick(instance, one.cursor, workato)
