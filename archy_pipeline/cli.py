@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from archy_pipeline.config import WorkspaceConfig
 from archy_pipeline.resources.workato import BASE_URL_ENV_VAR
 from archy_pipeline.resources.workato_client import (
     TOKEN_ENV_VAR,
@@ -29,13 +30,19 @@ from archy_pipeline.resources.workato_client import (
 )
 
 
-def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
-    """The same client a sync would use (archy.yaml or the environment), flags winning."""
+def _workspace_from_args(args: argparse.Namespace) -> WorkspaceConfig:
+    """``--workspace NAME`` from archy.yaml, else its first workspace (or the environment's)."""
     from archy_pipeline.config import load_config
-    from archy_pipeline.resources.workato import WorkatoResource
 
     config = load_config()
-    workspace = config.workspace(args.workspace) if args.workspace else config.workspaces[0]
+    return config.workspace(args.workspace) if args.workspace else config.workspaces[0]
+
+
+def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
+    """The same client a sync would use (archy.yaml or the environment), flags winning."""
+    from archy_pipeline.resources.workato import WorkatoResource
+
+    workspace = _workspace_from_args(args)
     resource = WorkatoResource(
         base_url=args.base_url,
         data_center=args.data_center or "us",
@@ -49,18 +56,28 @@ def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
 
 
 def cmd_test_connection(args: argparse.Namespace) -> int:
-    """Call /users/me and print what the token opens; 0 on success, 1 with the reason."""
+    """Identify the workspace the token opens and print it; 0 on success, 1 with the reason.
+
+    ``/users/me`` first; a client it refuses (TEST/PROD-scoped, addendum §4) is identified
+    from the activity log or archy.yaml instead, and the output says which.
+    """
     from archy_pipeline.config import ConfigError
 
     try:
+        name = _workspace_from_args(args).name  # names it when /users/me is refused
         with _client_from_args(args) as client:
-            me = client.verify_identity()
+            identity = client.identify(name)
     except (WorkatoError, ConfigError) as error:
         print(f"Connection failed: {error}", file=sys.stderr)
         return 1
+    me = identity.details
     print(f"Connected to Workato at {client.host}")
-    print(f"  workspace: {me.get('name')} (id {me['id']})")
-    print(f"  recipes:   {me.get('recipes_count')} ({me.get('active_recipes_count')} running)")
+    print(f"  workspace: {me.get('name')} (id {me.get('id')})")
+    if identity.source == "users_me":
+        print(f"  recipes:   {me.get('recipes_count')} ({me.get('active_recipes_count')} running)")
+    else:
+        environment = f", environment {me['environment']}" if me.get("environment") else ""
+        print(f"  identity:  from {identity.source}{environment} ({identity.reason})")
     return 0
 
 

@@ -13,6 +13,7 @@ from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
+from archy_pipeline.sensors.activity_sensor import activity_log_sensor
 from archy_pipeline.sensors.jobs import sync_job, transform_job
 from archy_pipeline.sensors.notifications import change_digest_sensor, sync_failure_sensor
 from archy_pipeline.sensors.schedules import (
@@ -39,6 +40,7 @@ defs = dg.Definitions(
         workspace_partitions_sensor,
         transform_after_sync_sensor,
         webhook_sensor,
+        activity_log_sensor,
         change_digest_sensor,
         sync_failure_sensor,
     ],

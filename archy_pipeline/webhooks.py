@@ -1,21 +1,39 @@
-"""Real-time updates: a loopback receiver for webhooks about recipe and connection changes.
+"""Real-time updates: a loopback receiver for what a RecipeOps relay recipe posts.
 
-Something that sees Workato change (a relay recipe, an audit-log forwarder) POSTs one JSON
-event per change to ``/events``. The receiver authenticates it, validates it and appends it to a
-durable inbox (SQLite in WAL mode). The Dagster ``webhook_sensor`` reads the inbox after its
-cursor and asks for an incremental sync of each workspace that changed. The receiver and the
-sensor share nothing but the inbox file, so they can run in different processes.
+Workato pushes nothing to outside systems by itself. A *relay recipe* in the workspace can:
+its RecipeOps (``workato_app``) triggers fire in real time when a recipe is stopped by
+Workato or by a user, a recipe is started, a job fails or a connection is disconnected
+(addendum §3), and an HTTP step forwards each one here. The project ships that relay as an
+importable package (``archy_pipeline/data/relay/``, see docs/operations.md). No RecipeOps
+trigger fires on recipe, connection or folder create / update / delete: those come from the
+activity audit log (:mod:`archy_pipeline.activity`).
 
-The event (``POST /events``, ``Content-Type: application/json``, at most 256 KB)::
+The receiver authenticates each POST, validates it and appends it to a durable inbox (SQLite
+in WAL mode). The Dagster ``webhook_sensor`` reads the inbox after its cursor and asks for an
+incremental sync of each workspace named. The receiver and the sensor share nothing but the
+inbox file, so they can run in different processes.
+
+The event (``POST /events``, ``Content-Type: application/json``, at most 256 KB), as the
+relay builds it from the trigger's output::
 
     {
-      "event_id": "evt-0001",                  # unique per change; a repeat is a duplicate
-      "workspace": "Main Workspace",           # a workspace name from archy.yaml
-      "type": "recipe.updated",                # one of EVENT_TYPES
-      "recipe_id": 4242,                       # recipe.* events (connection_id for connection.*)
-      "occurred_at": "2026-11-30T09:15:00Z"    # ISO-8601
+      "event_id": "recipe_stopped-4242-2026-11-30T09:15:00Z",  # unique per event
+      "workspace": "Main Workspace",     # a workspace name from archy.yaml
+      "type": "recipe_stopped",          # the RecipeOps trigger, one of EVENT_TYPES
+      "recipe_id": 4242,                 # connection_id for shared_account_disconnected
+      "occurred_at": "2026-11-30T09:15:00Z",   # optional, ISO-8601
+      "stopped_by_user": {"user_id": 7, "user_name": "Ada", "user_email": "ada@acme.example"}
     }
 
+Trigger output fields travel under the snake_case of their documented labels (addendum §3):
+``stop_error`` -> ``error`` {``error_id``, ``message``, ``error_count``, ``error_connector``,
+``error_source``, ``error_source_name``, ``is_authorization_error``,
+``is_rate_limit_error``}; ``recipe_stopped`` / ``recipe_started`` -> ``name``,
+``stopped_at`` / ``started_at``, ``last_run_at``, ``created_at``, ``updated_at``,
+``stopped_by_user`` / ``started_by_user``; ``job_error`` -> ``job_id``, ``original_job_id``,
+``calling_job_id``, ``calling_recipe_id``, ``root_recipe_id``, ``root_job_id``;
+``shared_account_disconnected`` -> ``name``, ``application``, ``authorization_error``,
+``authorized_at``, ``disconnected_by_user``.
 Other keys are kept in the stored payload. Authentication uses one shared secret, read from an
 environment variable (``ARCHY_WEBHOOK_SECRET`` unless told otherwise), in either header:
 
@@ -56,6 +74,9 @@ from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
+#: The relay recipes as an importable Workato package (its sources sit beside it).
+RELAY_PACKAGE = Path(__file__).parent / "data" / "relay" / "archy_realtime_relay.zip"
+
 SECRET_ENV_VAR = "ARCHY_WEBHOOK_SECRET"
 INBOX_ENV_VAR = "ARCHY_WEBHOOK_INBOX"
 DEFAULT_INBOX_PATH = "data/webhook_inbox.sqlite"
@@ -68,15 +89,15 @@ MAX_BODY_BYTES = 256 * 1024
 MIN_SECRET_LENGTH = 16
 SIGNATURE_HEADER = "X-Archy-Signature"
 
-RECIPE_EVENTS = (
-    "recipe.created",
-    "recipe.updated",
-    "recipe.deleted",
-    "recipe.started",
-    "recipe.stopped",
-)
-CONNECTION_EVENTS = ("connection.created", "connection.updated", "connection.deleted")
+#: RecipeOps triggers (internal names, addendum §3) whose events name a recipe.
+RECIPE_EVENTS = ("stop_error", "recipe_stopped", "recipe_started", "job_error")
+#: ... and a connection.
+CONNECTION_EVENTS = ("shared_account_disconnected",)
 EVENT_TYPES = RECIPE_EVENTS + CONNECTION_EVENTS
+SUBJECTS = {
+    **dict.fromkeys(RECIPE_EVENTS, "recipe"),
+    **dict.fromkeys(CONNECTION_EVENTS, "connection"),
+}
 MAX_EVENT_ID_LENGTH = 200
 
 
@@ -139,22 +160,24 @@ def validate_event(
     kind = _required_string(payload, "type")
     if kind not in EVENT_TYPES:
         raise PayloadError(f"field 'type' is {kind!r}, not one of {', '.join(EVENT_TYPES)}", "type")
-    subject_type = kind.partition(".")[0]
+    subject_type = SUBJECTS[kind]
     id_key = f"{subject_type}_id"
     subject = payload.get(id_key)
     if subject is None:
         raise PayloadError(f"field {id_key!r} is required for {kind} events", id_key)
     if isinstance(subject, bool) or not isinstance(subject, (int, str)) or subject == "":
         raise PayloadError(f"field {id_key!r} must be an integer or a non-empty string", id_key)
-    occurred_at = _required_string(payload, "occurred_at")
-    try:
-        datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
-    except ValueError:
-        raise PayloadError(
-            f"field 'occurred_at' is {occurred_at!r}, not an ISO-8601 time such as "
-            "'2026-11-30T09:15:00Z'",
-            "occurred_at",
-        ) from None
+    # Optional: the Job failed and Recipe stopped by Workato outputs carry no time (§3).
+    if payload.get("occurred_at") is not None:
+        occurred_at = _required_string(payload, "occurred_at")
+        try:
+            datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise PayloadError(
+                f"field 'occurred_at' is {occurred_at!r}, not an ISO-8601 time such as "
+                "'2026-11-30T09:15:00Z'",
+                "occurred_at",
+            ) from None
     if workspaces is not None and workspace not in workspaces:
         raise UnknownWorkspaceError(workspace, workspaces)
     return event_id, workspace, kind, subject_type, str(subject)

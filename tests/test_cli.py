@@ -184,7 +184,7 @@ def test_webhooks_serve_receives_a_signed_event(tmp_path):
         line = process.stdout.readline()
         url = re.search(r"POST events to (\S+)", line).group(1)
         body = (
-            b'{"event_id": "e-1", "workspace": "ACME", "type": "recipe.stopped", '
+            b'{"event_id": "e-1", "workspace": "ACME", "type": "recipe_stopped", '
             b'"recipe_id": 42, "occurred_at": "2026-11-29T10:00:00Z"}'
         )
         answer = httpx.post(url, content=body, headers={"X-Archy-Signature": sign(body, secret)})

@@ -312,3 +312,19 @@ def test_a_deletion_workato_confirmed_applies_even_when_held(run):
         (confirmed,)
     ]
     assert current_recipes(r) == 9
+
+
+def test_a_folder_deletion_workato_confirmed_takes_its_contents_along(run):
+    ws, s = scoped_workspace()
+    r = run(ws, token="client")
+    r.sync()
+    payroll = s["payroll"].id
+    ws.delete_folder(payroll)  # with its two recipes and its connection
+
+    r.sync(confirmed_deletions={"folders": [payroll]})
+
+    assert r.rows(
+        "select deleted_at is not null from workato_raw.folders where id = ?", payroll
+    ) == [(True,)]
+    assert current_recipes(r) == 8
+    assert not r.issues("deletion_held")

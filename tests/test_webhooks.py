@@ -47,7 +47,7 @@ def event(event_id: str = "evt-1", workspace: str = "US", **changes: Any) -> dic
     body: dict[str, Any] = {
         "event_id": event_id,
         "workspace": workspace,
-        "type": "recipe.updated",
+        "type": "recipe_stopped",
         "recipe_id": 4242,
         "occurred_at": "2026-11-30T09:15:00Z",
     }
@@ -118,7 +118,7 @@ def test_a_signed_event_is_accepted_and_stored(receiver):
     assert answer.json == {"accepted": True, "event_id": "evt-1", "seq": 1}
     (saved,) = receiver.inbox.since(0, 10)
     assert (saved.seq, saved.event_id, saved.workspace, saved.type) == (
-        1, "evt-1", "US", "recipe.updated"
+        1, "evt-1", "US", "recipe_stopped"
     )  # fmt: skip
     assert (saved.subject_type, saved.subject_id) == ("recipe", "4242")
     assert saved.occurred_at == "2026-11-30T09:15:00Z"
@@ -126,7 +126,9 @@ def test_a_signed_event_is_accepted_and_stored(receiver):
 
 
 def test_a_bearer_event_is_accepted_and_stored(receiver):
-    body = event("evt-c", "EU", type="connection.deleted", recipe_id=None, connection_id="c-77")
+    body = event(
+        "evt-c", "EU", type="shared_account_disconnected", recipe_id=None, connection_id="c-77"
+    )
     answer = request(receiver, body=body, auth="bearer")
     assert answer.status == 202
     (saved,) = receiver.inbox.since(0, 10)
@@ -168,18 +170,17 @@ def test_without_valid_credentials_the_answer_is_401_and_nothing_is_stored(recei
         pytest.param(event(event_id=None), "event_id", "'event_id' is required", id="no-id"),
         pytest.param(event(event_id=""), "event_id", "non-empty", id="empty-id"),
         pytest.param(event(workspace=None), "workspace", "'workspace' is required", id="no-ws"),
-        pytest.param(event(type="recipe.exploded"), "type", "not one of", id="bad-type"),
+        pytest.param(event(type="recipe.updated"), "type", "not one of", id="bad-type"),
         pytest.param(event(type=None), "type", "'type' is required", id="no-type"),
-        pytest.param(event(recipe_id=None), "recipe_id", "required for recipe.updated", id="rid"),
+        pytest.param(event(recipe_id=None), "recipe_id", "required for recipe_stopped", id="rid"),
         pytest.param(
-            event(type="connection.created"),
+            event(type="shared_account_disconnected"),
             "connection_id",
-            "required for connection.created",
+            "required for shared_account_disconnected",
             id="connection-event-with-a-recipe-id",
         ),
         pytest.param(event(recipe_id=True), "recipe_id", "integer or", id="bool-id"),
         pytest.param(event(occurred_at="yesterday"), "occurred_at", "ISO-8601", id="bad-time"),
-        pytest.param(event(occurred_at=None), "occurred_at", "required", id="no-time"),
     ],
 )
 def test_a_bad_payload_is_400_naming_the_field(receiver, body, field, message):
@@ -190,6 +191,25 @@ def test_a_bad_payload_is_400_naming_the_field(receiver, body, field, message):
     if field:
         assert repr(field) in answer.json["error"]
     assert stored(receiver) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(event("e1", type="stop_error", occurred_at=None), id="stop_error"),
+        pytest.param(event("e2", type="recipe_started"), id="recipe_started"),
+        pytest.param(event("e3", type="job_error", occurred_at=None, job_id="j-1"), id="job"),
+        pytest.param(
+            event("e4", type="shared_account_disconnected", recipe_id=None, connection_id=5),
+            id="shared_account_disconnected",
+        ),
+    ],
+)
+def test_every_recipeops_trigger_the_relay_forwards_is_accepted(receiver, body):
+    assert request(receiver, body=body).status == 202
+    (saved,) = receiver.inbox.since(0, 10)
+    assert saved.type == body["type"]
+    assert saved.occurred_at == body.get("occurred_at")
 
 
 def test_an_unknown_workspace_is_422_naming_the_known_ones(receiver):
@@ -387,7 +407,7 @@ _WRITER = textwrap.dedent(
     inbox = Inbox(sys.argv[1])
     name = sys.argv[2]
     added = [
-        inbox.add({"event_id": event_id, "workspace": "US", "type": "recipe.updated",
+        inbox.add({"event_id": event_id, "workspace": "US", "type": "recipe_stopped",
                    "recipe_id": 1, "occurred_at": "2026-11-30T09:15:00Z"})
         for i in range(40)
         for event_id in (f"shared-{i}", f"{name}-{i}")
@@ -486,7 +506,7 @@ def test_webhook_sensor_tick_by_tick(instance, tmp_path):
     assert request.tags == {
         "archy/sync": "webhook",
         "archy/webhook_events": "1",
-        "archy/webhook_types": "recipe.updated",
+        "archy/webhook_types": "recipe_stopped",
         "archy/webhook_seq": "1-1",
     }
     dg.validate_run_config(job, request.run_config)
@@ -501,10 +521,10 @@ def test_webhook_sensor_tick_by_tick(instance, tmp_path):
 
     # Many events across two workspaces: one run each, EU's partition added, cursor at the end.
     for body in [
-        event("evt-2", "EU", type="connection.updated", recipe_id=None, connection_id=9),
-        event("evt-3", "US", type="recipe.stopped"),
-        event("evt-4", "EU", type="recipe.created"),
-        event("evt-5", "EU", type="recipe.created", recipe_id=5),
+        event("evt-2", "EU", type="shared_account_disconnected", recipe_id=None, connection_id=9),
+        event("evt-3", "US", type="stop_error"),
+        event("evt-4", "EU", type="job_error"),
+        event("evt-5", "EU", type="job_error", recipe_id=5),
         event("evt-6", "US"),
     ]:
         assert inbox.add(body)
@@ -513,9 +533,9 @@ def test_webhook_sensor_tick_by_tick(instance, tmp_path):
     assert (eu.partition_key, eu.run_key) == ("EU", "webhook-EU-2-5")
     assert (us.partition_key, us.run_key) == ("US", "webhook-US-3-6")
     assert eu.tags["archy/webhook_events"] == "3"
-    assert eu.tags["archy/webhook_types"] == "connection.updated,recipe.created"
+    assert eu.tags["archy/webhook_types"] == "job_error,shared_account_disconnected"
     assert us.tags["archy/webhook_events"] == "2"
-    assert us.tags["archy/webhook_types"] == "recipe.stopped,recipe.updated"
+    assert us.tags["archy/webhook_types"] == "recipe_stopped,stop_error"
     for request in many.run_requests:
         dg.validate_run_config(job, request.run_config)
     assert added_partitions(many) == [["EU"]], "US has its partition since the second tick"

@@ -151,11 +151,12 @@ def workato_raw_tables(
     workspace = archy.workspace(context.partition_key)
     selection = workspace.sync
     with workato.get_client(workspace) as client:
-        me = client.verify_identity()
+        identity = client.identify(workspace.name)
+        me = identity.details
         context.log.info(
-            f"Syncing {workspace.name!r} (Workato workspace {me.get('name')!r}, id {me['id']}) "
-            f"from {client.host} into {warehouse.describe()}"
-            + (" (full refresh)" if config.full_refresh else "")
+            f"Syncing {workspace.name!r} (Workato workspace {me.get('name')!r}, id "
+            f"{me.get('id')}; identity from {identity.source}) from {client.host} into "
+            f"{warehouse.describe()}" + (" (full refresh)" if config.full_refresh else "")
         )
         previous = load_previous_state(warehouse, workspace.name)
         options = SyncOptions(
@@ -192,7 +193,7 @@ def workato_raw_tables(
             previous=previous,
             options=options,
             progress=progress,
-            me=me,
+            identity=identity,
             on_issue=on_issue,
         )
         # One dlt pipeline per workspace, so their local states never mix.

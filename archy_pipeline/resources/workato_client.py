@@ -22,7 +22,8 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +55,8 @@ DEFAULT_REQUESTS_PER_MINUTE: dict[str, int] = {
     "connections": 60,
     "folders": 60,
     "jobs": 60,
+    # Environment management: tags, activity logs, secrets cache (reference §1.4).
+    "environment_management": 60,
 }
 
 TOKEN_ENV_VAR = "WORKATO_API_TOKEN"
@@ -220,6 +223,8 @@ def _family(path: str) -> str:
         return "connections"
     if path.startswith(("/folders", "/projects")):
         return "folders"
+    if path.startswith("/activity_logs"):
+        return "environment_management"
     if re.match(r"^/recipes/\d+/jobs", path):
         return "jobs"
     return "recipes"
@@ -265,6 +270,13 @@ def resolve_base_url(data_center: str | None = "us", base_url: str | None = None
     return DATA_CENTERS[key]
 
 
+def format_log_time(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:mm:ss.SSSZ`` in UTC: the activity log's ``from``/``to`` form (§1.2)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def format_api_time(value: datetime | str) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, the form the API documents for time filters."""
     if isinstance(value, str):
@@ -282,6 +294,47 @@ def _message_of(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error") or "")
     return ""
+
+
+# ---------------------------------------------------------------------- identity
+
+#: Where a sync learnt which workspace its token opens.
+IDENTITY_SOURCES = ("users_me", "activity_log", "config")
+
+
+@dataclass(frozen=True)
+class WorkspaceIdentity:
+    """Which workspace a token opens, and how that was found out.
+
+    ``details`` is the ``/users/me`` object when ``source`` is ``users_me``. Otherwise it
+    holds what the other source tells: ``id``, ``name``, ``email`` and ``environment`` from
+    the newest activity-log entry (addendum §4), or ``name`` (and ``id`` when configured)
+    from archy.yaml; ``root_folder_id`` then comes from the top-level folders' ``parent_id``
+    (None in a workspace without folders). ``reason`` says why ``/users/me`` was not used.
+    """
+
+    source: str
+    details: dict[str, Any]
+    reason: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def root_folder_id(self) -> int | None:
+        return self.details.get("root_folder_id")
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    """One page of ``GET /activity_logs``: its entries (as sent) and the server's ``total``."""
+
+    entries: list[dict[str, Any]]
+    total: int | None
+    page_size: int
+
+    @property
+    def last(self) -> bool:
+        """Fewer entries than asked for: the listing ends here (addendum §1.4)."""
+        return len(self.entries) < self.page_size
 
 
 # ---------------------------------------------------------------------- client
@@ -537,6 +590,153 @@ class WorkatoClient:
                     "the workspace settings"
                 )
         return me
+
+    def identify(self, name: str | None = None) -> WorkspaceIdentity:
+        """Which workspace the token opens: ``/users/me``, else the activity log, else config.
+
+        Workato answers ``/users/me`` only for DEV-scoped API clients in workspaces with
+        environments (addendum §4). On a 401 or 403 there, a second endpoint tells a bad
+        token (401 again: raised) from an endpoint this client may not call; then the
+        workspace is named by the newest activity-log entry, or by ``name`` (archy.yaml) and
+        the configured ``user_id``, and the Home folder by the top-level folders' ``parent_id``.
+        """
+        try:
+            return WorkspaceIdentity("users_me", {**self.verify_identity()})
+        except (WorkatoAuthenticationError, WorkatoAccessDeniedError) as error:
+            denied = error
+        try:
+            top = self.list_folders()
+        except WorkatoAuthenticationError as error:
+            raise WorkatoAuthenticationError(
+                f"{error} (GET /api/users/me was refused too: the token itself is not accepted)",
+                status=error.status,
+                path=error.path,
+            ) from None
+        reason = (
+            f"GET /api/users/me answered {denied.status} while other endpoints answer: "
+            "Workato serves it only to DEV-scoped API clients in workspaces with environments"
+        )
+        notes: list[str] = []
+        # Top-level folders carry parent_id = Home's id [inference, addendum §4].
+        parents = {f.get("parent_id") for f in top}
+        root_id = next(iter(parents)) if len(parents) == 1 else None
+        if len(parents) > 1:
+            notes.append("top-level folders name different parents: the Home folder is unknown")
+        elif root_id is None:
+            notes.append("no folder below Home: the Home folder id is unknown")
+        workspace = self._workspace_from_activity_log(notes)
+        if workspace is not None:
+            details = {
+                "id": workspace.get("id"),
+                "name": workspace.get("name"),
+                "email": workspace.get("email"),
+                "environment": workspace.get("environment"),
+                "root_folder_id": root_id,
+            }
+            self._check_identity(details)
+            return WorkspaceIdentity("activity_log", details, reason, tuple(notes))
+        details = {"id": self.user_id, "name": name, "root_folder_id": root_id}
+        return WorkspaceIdentity("config", details, reason, tuple(notes))
+
+    def _workspace_from_activity_log(self, notes: list[str]) -> dict[str, Any] | None:
+        try:
+            page = self.activity_log_page(page_size=1)
+        except WorkatoError as error:
+            notes.append(
+                f"the activity log did not answer ({error.status or type(error).__name__}): it "
+                "needs the Activity audit log add-on and the role's activity-log privilege"
+            )
+            return None
+        workspace = page.entries[0].get("workspace") if page.entries else None
+        if not isinstance(workspace, dict) or workspace.get("id") is None:
+            notes.append("the activity log holds no entry naming the workspace")
+            return None
+        return workspace
+
+    def _check_identity(self, details: dict[str, Any]) -> None:
+        if self.user_id is not None and int(details["id"]) != int(self.user_id):
+            raise WorkatoWorkspaceMismatchError(
+                f"the API token belongs to workspace {details.get('name')!r} (id "
+                f"{details['id']}, per the activity log), not to user id {self.user_id}: check "
+                f"{TOKEN_ENV_VAR} and the workspace settings"
+            )
+        email = str(details.get("email") or "").lower()
+        if self.user_email is not None and email and email != self.user_email.lower():
+            raise WorkatoWorkspaceMismatchError(
+                f"the API token belongs to workspace {details.get('name')!r} ({email}, per the "
+                f"activity log), not to {self.user_email}: check {TOKEN_ENV_VAR} and the "
+                "workspace settings"
+            )
+
+    def activity_log_page(
+        self,
+        *,
+        after: int | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        resource_types: Iterable[str] = (),
+        event_types: Iterable[str] = (),
+        page_size: int = MAX_PER_PAGE,
+    ) -> ActivityPage:
+        """One page of ``GET /activity_logs`` (addendum §1): the bracket parameter names the
+        docs examples use; ``after`` is the ``page[after]`` cursor."""
+        page_size = max(1, min(page_size, MAX_PER_PAGE))
+        params: dict[str, Any] = {
+            "page[size]": page_size,
+            "page[after]": after,
+            "from": format_log_time(since) if since else None,
+            "to": format_log_time(until) if until else None,
+            "include_resource_types[]": list(resource_types) or None,
+            "include_event_types[]": list(event_types) or None,
+        }
+        body = self.get("/activity_logs", params)
+        if not isinstance(body, dict) or not isinstance(body.get("data", []), (list, type(None))):
+            raise WorkatoResponseError(
+                'GET /api/activity_logs did not return the documented {"data": [...]} envelope'
+            )
+        entries = [e for e in body.get("data") or [] if isinstance(e, dict)]
+        total = body.get("total")
+        return ActivityPage(entries, total if isinstance(total, int) else None, page_size)
+
+    def iter_activity_logs(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        resource_types: Iterable[str] = (),
+        event_types: Iterable[str] = (),
+        after: int | str | None = None,
+        page_size: int = MAX_PER_PAGE,
+        max_pages: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Activity-log entries, each once, paged with ``page[after]`` (addendum §1.4).
+
+        The order and the cursor's meaning are unverified, so nothing here relies on them:
+        the next page starts after the last entry of the current one, entries are
+        de-duplicated by ``id``, and paging stops at a short page, after ``max_pages``, or
+        when the server answers a page of entries already seen.
+        """
+        seen: set[Any] = set()
+        pages = 0
+        while True:
+            page = self.activity_log_page(
+                after=after,
+                since=since,
+                until=until,
+                resource_types=resource_types,
+                event_types=event_types,
+                page_size=page_size,
+            )
+            pages += 1
+            fresh = [e for e in page.entries if e.get("id") not in seen]
+            for entry in fresh:
+                seen.add(entry.get("id"))
+                yield entry
+            if page.last or (max_pages is not None and pages >= max_pages):
+                return
+            if not fresh:
+                raise WorkatoResponseError("GET /api/activity_logs page[after] did not move on")
+            after = page.entries[-1].get("id")
 
     def iter_recipes(
         self,

@@ -1,11 +1,14 @@
-"""Webhook events become targeted refreshes: one incremental sync per workspace that changed.
+"""Relay events become targeted refreshes: one incremental sync per workspace named.
 
-The receiver (:mod:`archy_pipeline.webhooks`) appends events to the SQLite inbox; this sensor
-reads the events after its cursor, groups them by workspace and asks for one ``sync_job`` run
-per workspace. A targeted refresh *is* an incremental sync of that workspace: Workato's API
-has no per-recipe incremental endpoint beyond ``updated_after``, so the incremental path
-(which lists only what changed since the last sync) is already the cheap way to pick up one
-changed recipe or connection.
+The receiver (:mod:`archy_pipeline.webhooks`) appends what the RecipeOps relay recipe posts
+(a recipe stopped by Workato or a user, started, a job failed, a connection disconnected) to
+the SQLite inbox; this sensor reads the events after its cursor, groups them by workspace and
+asks for one ``sync_job`` run per workspace. A targeted refresh *is* an incremental sync of
+that workspace: Workato's API has no per-recipe incremental endpoint beyond
+``updated_after``, so the incremental path (whose status listing sees every recipe's
+``running`` and ``stop_cause``, and which lists connections whole) is already the cheap way to
+pick up a status change. The rebuild after the sync sends the change digest, so a stop or a
+lost connection reaches the notifications.
 
 Deterministic by design: the cursor is ``{"seq": N}`` (the last inbox event handled), and each
 run's key is ``webhook-<workspace>-<first seq>-<last seq>``, so a tick evaluated again from
@@ -66,8 +69,8 @@ def _request(workspace: str, events: list[Event]) -> dg.RunRequest:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Incremental sync of each workspace named by new webhook events "
-        "(recipe and connection changes) in the webhook inbox."
+        "Incremental sync of each workspace named by new relay events (recipes stopped or "
+        "started, jobs failed, connections disconnected) in the webhook inbox."
     ),
 )
 def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:

@@ -36,6 +36,8 @@ DEFAULT_RATE_LIMITS: dict[str, int] = {
     "folders": 60,
     "users": 60,
     "jobs": 60,
+    # Environment management: tags, activity logs, secrets cache (reference §1.4).
+    "environment_management": 60,
 }
 
 DEFAULT_TOKEN = "sim-token-0123456789abcdef"
@@ -366,7 +368,77 @@ def _folder_access(ws: Workspace, token: Token, folder_id: int) -> None:
 
 
 def _users_me(ws: Workspace, token: Token, query: dict[str, list[str]]) -> Any:
+    if ws.environments and token.environment != "dev":
+        # Addendum §4: in workspaces with environments, "only available to API clients with
+        # DEV access". The status is what the reference plans for; the wording is ours.
+        raise ApiError(
+            403, f"Access denied: workspace details are not available to {token.environment} "
+            "API clients"
+        )  # fmt: skip
     return ws.user_me()
+
+
+#: Activity-log filters: each accepted with and without ``[]`` (addendum §1.2, [unverified]).
+_ACTIVITY_FILTERS = (
+    "include_resource_types",
+    "exclude_resource_types",
+    "include_event_types",
+    "exclude_event_types",
+)
+
+
+def _list_param(query: dict[str, list[str]], name: str) -> list[str]:
+    values = [*query.get(f"{name}[]", []), *query.get(name, [])]
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _activity_logs(ws: Workspace, token: Token, query: dict[str, list[str]]) -> Any:
+    if not ws.activity_log:
+        raise ApiError(403, "Activity audit log is not enabled for this workspace")
+    if not token.activity_log:
+        raise ApiError(403, "Your API client role has no access to activity logs")
+    size = _int_param(_last(query, "page[size]"), "page[size]", MAX_PER_PAGE) or MAX_PER_PAGE
+    if size < 1:
+        raise ApiError(400, "Bad request: page[size] must be positive")
+    size = min(size, MAX_PER_PAGE)  # "default and max 100" (addendum §1.2)
+    after = _int_param(_last(query, "page[after]"), "page[after]")
+    start = _ts_param(_last(query, "from"), "from")
+    end = _ts_param(_last(query, "to"), "to")
+    # Case sensitivity of type values is unverified (addendum §1.2): matched case-blind here.
+    filters = {name: {v.lower() for v in _list_param(query, name)} for name in _ACTIVITY_FILTERS}
+    users = {_int_param(v, "users_ids") for v in _list_param(query, "users_ids")}
+    with ws.lock:
+        # Order and cursor are unverified (addendum §1.4): newest first here, and page[after]
+        # takes the id of the last entry of the previous page.
+        entries = sorted(ws.activity, key=lambda e: e.id, reverse=True)
+        if after is not None:
+            entries = [e for e in entries if e.id < after]
+        if start is not None:
+            entries = [e for e in entries if e.timestamp >= start]
+        if end is not None:
+            entries = [e for e in entries if e.timestamp <= end]
+        for name, wanted in filters.items():
+            if not wanted:
+                continue
+            include = name.startswith("include")
+            field = "type" if "resource" in name else "event"
+
+            def value(entry: Any, field: str = field) -> str:
+                return (entry.resource["type"] if field == "type" else entry.event_type).lower()
+
+            entries = [e for e in entries if (value(e) in wanted) == include]
+        if users:
+            entries = [e for e in entries if e.user["id"] in users]
+        page = entries[:size]
+        # Each environment is its own workspace (addendum §4); the simulator serves one set
+        # of objects to every environment, named by the calling client's environment.
+        workspace = {
+            "id": ws.id,
+            "name": ws.name,
+            "email": ws.email,
+            "environment": token.environment,
+        }
+        return {"data": [e.to_api(ws.tz, workspace) for e in page], "total": len(page)}
 
 
 def _recipes(ws: Workspace, token: Token, query: dict[str, list[str]]) -> Any:
@@ -515,6 +587,7 @@ _ROUTES = [
     _Route(re.compile(r"^/api/connections$"), "connections", _connections),
     _Route(re.compile(r"^/api/folders$"), "folders", _folders),
     _Route(re.compile(r"^/api/projects$"), "folders", _projects),
+    _Route(re.compile(r"^/api/activity_logs$"), "environment_management", _activity_logs),
 ]
 
 

@@ -26,6 +26,13 @@ CONTROL_KEYWORDS = frozenset(
     {"if", "elsif", "else", "foreach", "repeat", "while_condition", "try", "catch", "stop"}
 )
 
+#: ``workspace.environment`` values an activity-log entry can carry (addendum §1.3); a token
+#: is scoped to one of them.
+ENVIRONMENTS = ("dev", "sandbox", "test", "stage", "uat", "preprod", "prod")
+
+#: The collaborator the simulator names as the actor of every change it logs.
+DEFAULT_ACTOR = {"id": 7001, "name": "Ada Admin", "email": "ada.admin@example.com"}
+
 
 def format_ts(value: datetime | None, tz: timezone = DEFAULT_TZ) -> str | None:
     """Format a timestamp as Workato does: ISO-8601, milliseconds, workspace offset."""
@@ -246,6 +253,33 @@ EXCLUDED_CODE_CHARS = 24
 
 
 @dataclass
+class ActivityEntry:
+    """One activity audit log record (addendum §1.3), stored as the mutation API made it."""
+
+    id: int
+    event_type: str
+    timestamp: datetime
+    resource: dict[str, Any]
+    details: dict[str, Any]
+    user: dict[str, Any]
+
+    def to_api(self, tz: timezone, workspace: dict[str, Any]) -> dict[str, Any]:
+        # Assembled shape of addendum §1.3 (key names from wk's decoder, not a docs sample).
+        return {
+            "id": self.id,
+            "event_type": self.event_type,
+            "timestamp": format_ts(self.timestamp, tz),
+            "workspace": dict(workspace),
+            "user": dict(self.user),
+            "resource": copy.deepcopy(self.resource),
+            "details": {
+                "request": {"ip_address": "127.0.0.1", "user_agent": "WorkatoSimulator/1.0"},
+                **copy.deepcopy(self.details),
+            },
+        }
+
+
+@dataclass
 class Token:
     """An API client token and what its role and project scopes let it see.
 
@@ -258,6 +292,9 @@ class Token:
     (docs/simulator.md).
     ``families`` limits the endpoint families the role may call (``None`` = all); others
     answer 403.
+    ``environment`` is the environment the API client is scoped to: in a workspace with
+    environments only ``dev`` clients may call ``/users/me`` (addendum §4).
+    ``activity_log`` is the role's activity-log privilege (addendum §1.1).
     """
 
     value: str
@@ -267,6 +304,14 @@ class Token:
     out_of_scope: str = "hide"
     families: frozenset[str] | None = None
     revoked: bool = False
+    environment: str = "dev"
+    activity_log: bool = True
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(
+                f"unknown environment {self.environment!r}; expected one of {ENVIRONMENTS}"
+            )
 
     def __repr__(self) -> str:  # never show the secret, even in test failure output
         return f"Token(name={self.name!r}, value='***')"
@@ -290,6 +335,8 @@ class Workspace:
         api_enabled: bool = True,
         tz: timezone = DEFAULT_TZ,
         created_at: datetime | None = None,
+        environments: bool = False,
+        activity_log: bool = True,
     ) -> None:
         self.lock = threading.RLock()
         self.id = workspace_id
@@ -299,6 +346,13 @@ class Workspace:
         self.plan_id = plan_id
         #: False models a plan without Developer API access: every call answers 403.
         self.api_enabled = api_enabled
+        #: True models a workspace that uses environments: ``/users/me`` answers 403 to API
+        #: clients scoped to anything but DEV (addendum §4).
+        self.environments = environments
+        #: The Activity audit log add-on (addendum §1.1); without it the endpoint answers 403.
+        self.activity_log = activity_log
+        #: Every change made through the mutation API, oldest first (addendum §1.6 events).
+        self.activity: list[ActivityEntry] = []
         self.tz = tz
         self.created_at = created_at or datetime(2019, 3, 4, 9, 30, tzinfo=timezone.utc)
         self.folders: dict[int, Folder] = {}
@@ -306,7 +360,9 @@ class Workspace:
         self.connections: dict[int, Connection] = {}
         self.recipes: dict[int, Recipe] = {}
         self.tokens: dict[str, Token] = {}
-        self._next_ids = {"folder": 1000, "project": 100, "connection": 5000, "recipe": 10000}
+        self._next_ids = {
+            "folder": 1000, "project": 100, "connection": 5000, "recipe": 10000, "activity": 0
+        }  # fmt: skip
         self._last_ts = self.created_at
         root = self._new_id("folder")
         self.root_folder_id = root
@@ -338,6 +394,46 @@ class Workspace:
         """Make sure ids handed out later for ``kind`` are above ``value``."""
         with self.lock:
             self._next_ids[kind] = max(self._next_ids[kind], value)
+
+    # ------------------------------------------------------------------ activity audit log
+    def log_activity(
+        self,
+        event_type: str,
+        resource: dict[str, Any],
+        details: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> ActivityEntry:
+        """Record one change; ``resource`` is ``{id, name, type}`` plus type-specific extras."""
+        with self.lock:
+            entry = ActivityEntry(
+                id=self._new_id("activity"),
+                event_type=event_type,
+                timestamp=at or self.now(),
+                resource=resource,
+                details=details or {},
+                user=dict(DEFAULT_ACTOR),
+            )
+            self.activity.append(entry)
+            return entry
+
+    def _log_recipe(self, event_type: str, recipe: Recipe, at: datetime, **details: Any) -> None:
+        self.log_activity(
+            event_type, {"id": recipe.id, "name": recipe.name, "type": "Flow"}, details, at
+        )
+
+    def _log_connection(self, event_type: str, connection: Connection, at: datetime) -> None:
+        resource = {
+            "id": connection.id,
+            "name": connection.name,
+            "type": "SharedAccount",
+            "provider": connection.application,
+            "authorized": connection.authorization_status == "success",
+        }
+        self.log_activity(event_type, resource, None, at)
+
+    def _log_folder(self, event_type: str, folder: Folder, path: str, at: datetime) -> None:
+        resource = {"id": folder.id, "name": folder.name, "type": "Folder", "path": path}
+        self.log_activity(event_type, resource, None, at)
 
     # ------------------------------------------------------------------ tokens
     def add_token(self, value: str, **scope: Any) -> Token:
@@ -393,6 +489,7 @@ class Workspace:
                 self._new_id("folder"), name, parent.id, parent.project_id, False, ts, ts
             )
             self.folders[folder.id] = folder
+            self._log_folder("folder_created", folder, self.folder_path(folder.id), ts)
             return folder
 
     def move_folder(self, folder_id: int, new_parent_id: int) -> None:
@@ -415,6 +512,9 @@ class Workspace:
             if folder_id == self.root_folder_id:
                 raise ValueError("the Home folder cannot be deleted")
             doomed = {folder_id, *self.descendants(folder_id)}
+            ts = self.now()
+            for fid in sorted(doomed, key=lambda f: -len(self.ancestors(f))):
+                self._log_folder("folder_deleted", self.folders[fid], self.folder_path(fid), ts)
             for rid in [r.id for r in self.recipes.values() if r.folder_id in doomed]:
                 del self.recipes[rid]
             for cid in [c.id for c in self.connections.values() if c.folder_id in doomed]:
@@ -473,6 +573,7 @@ class Workspace:
             )
             self.reserve_id("connection", connection.id)
             self.connections[connection.id] = connection
+            self._log_connection("connection_created", connection, ts)
             return connection
 
     def update_connection(self, connection_id: int, **fields: Any) -> Connection:
@@ -484,11 +585,13 @@ class Workspace:
                     raise AttributeError(f"connections have no settable field {key!r}")
                 setattr(connection, key, value)
             connection.updated_at = self.now()
+            self._log_connection("connection_updated", connection, connection.updated_at)
             return connection
 
     def delete_connection(self, connection_id: int) -> None:
         with self.lock:
-            del self.connections[connection_id]
+            connection = self.connections.pop(connection_id)
+            self._log_connection("connection_deleted", connection, self.now())
 
     # ------------------------------------------------------------------ recipes
     def add_recipe(
@@ -519,6 +622,7 @@ class Workspace:
             )
             self.reserve_id("recipe", recipe.id)
             self.recipes[recipe.id] = recipe
+            self._log_recipe("recipe_created", recipe, ts)
             return recipe
 
     def update_recipe(self, recipe_id: int, **fields: Any) -> Recipe:
@@ -536,6 +640,7 @@ class Workspace:
                 recipe.raw_code = None
             recipe.version_no += 1
             recipe.updated_at = self.now()
+            self._log_recipe("recipe_updated", recipe, recipe.updated_at)
             return recipe
 
     def connect_recipe(
@@ -564,6 +669,7 @@ class Workspace:
             recipe.running = True
             recipe.stop_cause = None
             recipe.updated_at = self.now()
+            self._log_recipe("recipe_started", recipe, recipe.updated_at, run_once=False)
             return recipe
 
     def stop_recipe(self, recipe_id: int, stop_cause: str | None = None) -> Recipe:
@@ -577,11 +683,18 @@ class Workspace:
             recipe.stop_cause = stop_cause
             recipe.stopped_at = ts
             recipe.updated_at = ts
+            # docs-2019/2020 samples show stop_reason "user"; what a stop by Workato logs is
+            # not documented: the simulator puts the stop cause in details.error [inferred].
+            if stop_cause is None:
+                self._log_recipe("recipe_stopped", recipe, ts, stop_reason="user", force=False)
+            else:
+                self._log_recipe("recipe_stopped", recipe, ts, error=stop_cause)
             return recipe
 
     def delete_recipe(self, recipe_id: int) -> None:
         with self.lock:
-            del self.recipes[recipe_id]
+            recipe = self.recipes.pop(recipe_id)
+            self._log_recipe("recipe_deleted", recipe, self.now())
 
     # ------------------------------------------------------------------ views
     def user_me(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from archy_pipeline.resources.workato_client import WorkatoClient
+from archy_pipeline.resources.workato_client import WorkatoClient, WorkspaceIdentity
 from archy_pipeline.workato_source.settings import (
     CONNECTION_COLUMNS,
     DATASET_NAME,
@@ -63,13 +63,14 @@ def workato_source(
     progress: ProgressFn | None = None,
     me: dict[str, Any] | None = None,
     on_issue: Callable[[SyncIssue], None] | None = None,
+    identity: WorkspaceIdentity | None = None,
 ) -> list[DltResource]:
     """Workato folders, projects, connections, recipes and their steps for one workspace.
 
     ``client`` may be None when the source is only inspected (Dagster builds the asset specs
-    from it when the definitions load); the resources need a client when they run. ``me`` is
-    the ``/users/me`` answer when the caller already has it; ``on_issue`` hears each
-    :class:`SyncIssue` as the sync finds it.
+    from it when the definitions load); the resources need a client when they run.
+    ``identity`` (or ``me``, the ``/users/me`` answer) is passed when the caller already
+    identified the workspace; ``on_issue`` hears each :class:`SyncIssue` as the sync finds it.
     """
     sync: WorkspaceSync | None = None
 
@@ -79,7 +80,14 @@ def workato_source(
             raise RuntimeError("workato_source needs a WorkatoClient to run")
         if sync is None:
             sync = WorkspaceSync(
-                client, workspace, previous, options, progress, me=me, on_issue=on_issue
+                client,
+                workspace,
+                previous,
+                options,
+                progress,
+                me=me,
+                identity=identity,
+                on_issue=on_issue,
             )
         # Tables exist from the first sync on, even while empty: analysts query them.
         yield dlt.mark.materialize_table_schema()
@@ -94,7 +102,8 @@ def workato_source(
 
     @dlt.resource(name="workspace", columns=WORKSPACE_COLUMNS, **entity)
     def workspace_details() -> Iterator[dict[str, Any]]:
-        """The workspace itself (GET /users/me): its id, name, plan and recipe counts."""
+        """The workspace itself: its id, name, plan and recipe counts from GET /users/me, or
+        its id, name and environment from the activity log when /users/me is refused."""
         yield from rows("workspace")
 
     @dlt.resource(columns=FOLDER_COLUMNS, **entity)

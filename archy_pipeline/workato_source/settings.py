@@ -47,7 +47,8 @@ WORKSPACE_COLUMNS = _TRACKED | _typed(
     contact_email="text", location="text",
     last_seen="timestamp", current_billing_period_start="timestamp",
     current_billing_period_end="timestamp", avatar_url="text", about_me="text", phone="text",
-    contact_phone="text", interested_applications="json",
+    contact_phone="text", interested_applications="json", environment="text",
+    identity_source="text",
 )  # fmt: skip
 FOLDER_COLUMNS = _TRACKED | _HELD | _typed(
     name="text", created_at="timestamp", updated_at="timestamp", parent_id="bigint",

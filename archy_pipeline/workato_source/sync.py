@@ -36,6 +36,7 @@ from archy_pipeline.resources.workato_client import (
     WorkatoClient,
     WorkatoError,
     WorkatoNotFoundError,
+    WorkspaceIdentity,
     format_api_time,
 )
 
@@ -193,10 +194,14 @@ class WorkspaceSync:
         now: datetime | None = None,
         me: dict[str, Any] | None = None,
         on_issue: Callable[[SyncIssue], None] | None = None,
+        identity: WorkspaceIdentity | None = None,
     ) -> None:
         self.client = client
-        if me is not None:  # the caller already checked the token: no second /users/me
-            self.__dict__["me"] = me
+        # The caller already identified the workspace: no second /users/me.
+        if identity is None and me is not None:
+            identity = WorkspaceIdentity("users_me", me)
+        if identity is not None:
+            self.__dict__["identity"] = identity
         self.workspace = workspace
         self.previous = previous or PreviousState()
         self.options = options or SyncOptions()
@@ -225,8 +230,9 @@ class WorkspaceSync:
         }
 
     @property
-    def root_folder_id(self) -> int:
-        return self.me["root_folder_id"]
+    def root_folder_id(self) -> int | None:
+        """Home's id; None in a workspace without folders identified without /users/me."""
+        return self.identity.root_folder_id
 
     def _issue(self, kind: str, subject: str, message: str, severity: str = "warning") -> None:
         issue = SyncIssue(kind, subject, message, severity)
@@ -269,7 +275,7 @@ class WorkspaceSync:
         vanished = [i for i in active if i not in current]
         if in_scope is not None:
             vanished = [i for i in vanished if in_scope(active[i])]
-        confirmed = self.options.confirmed_deletions.get(table, frozenset())
+        confirmed = self._confirmed(table)
         deleted = [i for i in vanished if i in confirmed]
         vanished = [i for i in vanished if i not in confirmed]
         if protected_folders:
@@ -309,6 +315,24 @@ class WorkspaceSync:
         return rows
 
     # ------------------------------------------------------------------ held deletions
+    def _confirmed(self, table: str) -> set[int]:
+        """Ids of ``table`` Workato reported deleted, with what sat in a deleted folder (the
+        audit log records the folder's deletion, not each item inside it)."""
+        confirmed = set(self.options.confirmed_deletions.get(table, ()))
+        folders = self.options.confirmed_deletions.get("folders", ())
+        if not folders:
+            return confirmed
+        inside: set[int] = set()
+        for folder_id in folders:
+            inside |= self._subtree(folder_id)
+        if table == "folders":
+            return confirmed | inside
+        return confirmed | {
+            i
+            for i, row in self.previous.active(table).items()
+            if _as_int(row.get("folder_id")) in inside
+        }
+
     def _folder_of(self, table: str, row: dict[str, Any]) -> int | None:
         """The folder whose visibility decides whether ``row``'s absence is trustworthy."""
         if table == "folders":
@@ -339,7 +363,7 @@ class WorkspaceSync:
     def _folders_seen_cheaply(self) -> set[int]:
         """Folders known to be visible without walking the tree: Home and the folders of
         every recipe and connection listed now, with their stored ancestors."""
-        seen = {self.root_folder_id}
+        seen = {self.root_folder_id} - {None}
         for items in (self._recipes[0], self._connections[0]):
             for item in items.values():
                 folder_id = _as_int(item.get("folder_id"))
@@ -366,7 +390,7 @@ class WorkspaceSync:
         """Every folder the token sees now (walks the tree if this sync has not yet)."""
         self._walk_folders()
         current, _ = self._folders
-        return set(current) | {self.root_folder_id} | self.forbidden_folder_ids
+        return (set(current) | {self.root_folder_id} | self.forbidden_folder_ids) - {None}
 
     @cached_property
     def _held_folder_ids(self) -> set[int]:
@@ -466,20 +490,78 @@ class WorkspaceSync:
 
     # ------------------------------------------------------------------ workspace
     @cached_property
+    def identity(self) -> WorkspaceIdentity:
+        return self.client.identify(self.workspace)
+
+    @property
     def me(self) -> dict[str, Any]:
-        return self.client.verify_identity()
+        """The workspace's details: the ``/users/me`` object, or what another source told."""
+        return self.identity.details
 
     def workspace_rows(self) -> list[dict[str, Any]]:
-        row = self._row(self.me)
-        del row["visible"], row["hidden_since"]
+        identity = self.identity
         self.progress("workspace", 1, 1)
+        if identity.source == "users_me":
+            log.info("workspace identified by GET /api/users/me")
+        else:
+            where = {
+                "activity_log": "the newest activity-log entry (GET /api/activity_logs)",
+                "config": "archy.yaml (the workspace's name and user_id)",
+            }[identity.source]
+            notes = "".join(f"; {note}" for note in identity.notes)
+            self._issue(
+                "identity_source",
+                "workspace",
+                f"workspace identified from {where}, not /users/me: {identity.reason}{notes}",
+                severity="info",
+            )
+        if self.me.get("id") is None:
+            self._issue(
+                "identity_unknown",
+                "workspace",
+                "the workspace id is unknown (no /users/me, no activity-log entry), so no "
+                "workato_raw.workspace row was written: set user_id in archy.yaml to the "
+                "workspace id",
+                severity="info",
+            )
+            return []
+        row = self._row({**self.me, "identity_source": identity.source})
+        del row["visible"], row["hidden_since"]
         return self._diff("workspace", {int(row["id"]): row}, complete=False)
+
+    def _check_recipes_count(self) -> None:
+        """Compare ``/users/me``'s ``recipes_count`` with an unfiltered, complete listing.
+
+        Skipped when the listing was filtered (folder selection, running only) or when this
+        sync already reported why it saw less (a folder it cannot open, held or refused
+        deletions): any earlier warning means the listing is not the whole workspace.
+        """
+        expected = self.me.get("recipes_count")
+        selection = self.options.selection
+        if (
+            self.identity.source != "users_me"
+            or not isinstance(expected, int)
+            or selection.folders.active
+            or selection.running_only
+            or self.forbidden_folder_ids
+            or any(issue.severity != "info" for issue in self.issues)
+        ):
+            return
+        listed = len(self._recipes[0])
+        if listed != expected:
+            self._issue(
+                "recipes_count_mismatch",
+                "recipes",
+                f"GET /api/users/me counts {expected} recipes but the recipe listing returned "
+                f"{listed}: the API client may not see every project (check its project "
+                "scope), or recipes were created or deleted during the sync",
+            )
 
     # ------------------------------------------------------------------ folders
     @cached_property
     def _folders(self) -> tuple[dict[int, dict[str, Any]], bool]:
         """Current folders with paths, and whether the walk saw everything."""
-        root_id = self.me["root_folder_id"]
+        root_id = self.identity.root_folder_id  # None: a workspace without folders
         paths: dict[int, str] = {root_id: "Home"}
         current: dict[int, dict[str, Any]] = {}
         complete = True
@@ -536,7 +618,7 @@ class WorkspaceSync:
             or not self.previous.active("folders")
         ):
             return True
-        known = set(self.previous.active("folders")) | {self.me["root_folder_id"]}
+        known = set(self.previous.active("folders")) | {self.identity.root_folder_id}
         used = {r.get("folder_id") for r in self._recipes[0].values()}
         used |= {c.get("folder_id") for c in self._connections[0].values()}
         return not used <= known
@@ -897,5 +979,6 @@ class WorkspaceSync:
             "recipe_errors": self.recipe_error_rows(),
         }
         self._report_holds()
+        self._check_recipes_count()
         plan["sync_issues"] = self.issue_rows()
         return plan
