@@ -51,6 +51,9 @@ class Node:
     reference_kind: str | None = None
     skipped: bool = False
     children: list[Node] = field(default_factory=list)
+    #: catch: ``max_retry_count``; stop: ``stop_with_error`` (None: not known)
+    retries: int | None = None
+    stop_error: bool | None = None
 
 
 def trigger(app: str, action: str, conn: int | None = None, *children: Node) -> Node:
@@ -65,9 +68,11 @@ def block(keyword: str, *children: Node) -> Node:
     return Node(keyword, children=list(children))
 
 
-def try_(*children: Node, catch: tuple[Node, ...] = (Node("stop"),)) -> Node:
+def try_(
+    *children: Node, catch: tuple[Node, ...] = (Node("stop"),), retries: int | None = None
+) -> Node:
     """A try block whose last child is its catch (as in Workato's code tree)."""
-    return block("try", *children, block("catch", *catch))
+    return block("try", *children, Node("catch", children=list(catch), retries=retries))
 
 
 def call_step(via: str = "call_recipe") -> Node:
@@ -88,6 +93,7 @@ def flatten(root: Node) -> list[dict[str, Any]]:
                 "application": node.application, "action_name": node.action,
                 "skipped": node.skipped, "protected": protected, "in_catch": in_catch,
                 "connection_id": node.connection, "reference_kind": node.reference_kind,
+                "retry_count": node.retries, "stop_with_error": node.stop_error,
             }
         )  # fmt: skip
         for kid in node.children:
@@ -474,15 +480,16 @@ CASES = [
                  "salesforce", "new_object_realtime", 1, act("logger", "log_message"),
                  act("netsuite", "add_object", 2), act("slack", "post_message", 3,
                                                        skipped=True))),
-             "missing_error_handling", "unprotected_steps", [r(110)], "medium",
-             {"step_numbers": [2], "applications": ["netsuite"]}),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"step_numbers": [2], "applications": ["netsuite"], "catch_steps": [],
+              "try_blocks": 0}),
         id="external-step-outside-try",
     ),
     pytest.param(
         Case(lambda b: b.recipe(110, "Bare and failing", trigger(
                  "salesforce", "new_object_realtime", 1, act("netsuite", "add_object", 2)),
                  failed=3),
-             "missing_error_handling", "unprotected_steps", [r(110)], "high",
+             "missing_error_handling", "unhandled_errors", [r(110)], "high",
              {"job_failed_count": 3}),
         id="external-step-outside-try-with-failures",
     ),
@@ -493,9 +500,39 @@ CASES = [
                       catch=(act("workato_variable", "declare_variable"),
                              block("if", act("logger", "log_message", skipped=True)))),
                  try_(act("slack", "post_message", 3), catch=(Node("stop"),)))),
-             "missing_error_handling", "swallowed_errors", [r(110)], "medium",
-             {"catch_steps": [3]}),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [3], "step_numbers": [], "try_blocks": 2}),
         id="catch-that-swallows",
+    ),
+    pytest.param(
+        Case(lambda b: b.recipe(110, "Unprotected and swallowing", trigger(
+                 "salesforce", "new_object_realtime", 1,
+                 act("jira", "create_issue", 4),
+                 try_(act("netsuite", "add_object", 2),
+                      catch=(Node("stop", stop_error=False),)))),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [4], "step_numbers": [1], "applications": ["jira"]}),
+        id="one-finding-per-recipe-for-unprotected-steps-and-a-successful-stop",
+    ),
+    pytest.param(
+        Case(lambda b: b.recipe(110, "Collects and forgets", trigger(
+                 "salesforce", "new_object_realtime", 1,
+                 act("workato_variable", "declare_list"),
+                 block("foreach", try_(act("netsuite", "add_object", 2),
+                                       catch=(act("workato_variable", "insert_to_list"),))),
+                 act("netsuite", "search_object_v2", 2, skipped=True))),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [5], "step_numbers": []}),
+        id="catch-that-collects-errors-nobody-reports",
+    ),
+    pytest.param(
+        Case(lambda b: b.recipe(110, "Catch that only looks", trigger(
+                 "salesforce", "new_object_realtime", 1,
+                 try_(act("netsuite", "add_object", 2),
+                      catch=(act("netsuite", "search_object_v2", 2),)))),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [3]}),
+        id="catch-that-only-reads",
     ),
     pytest.param(
         Case(lambda b: b.update(101, succeeded=40, failed=60), "failing_recipe",
@@ -587,6 +624,58 @@ def test_each_insight_kind_fires_with_its_subjects_and_evidence(case: Case):
     assert insight.title and insight.detail and insight.recommendation
 
 
+def _guarded(rid: int, name: str, trigger_node: Node) -> Any:
+    return lambda b: b.recipe(rid, name, trigger_node)
+
+
+#: Catch blocks that handle the error (and steps that need none): no missing_error_handling.
+HANDLED_ERRORS = {
+    "catch-returns-an-error-result-to-the-caller": _guarded(110, "Function", trigger(
+        "workato_recipe_function", "execute", None,
+        try_(act("netsuite", "add_object", 2),
+             act("workato_recipe_function", "return_result"),
+             catch=(act("workato_recipe_function", "return_result"),)))),
+    "catch-returns-an-error-response-to-the-api-client": _guarded(110, "API", trigger(
+        "workato_api_platform", "receive_request", None,
+        try_(act("netsuite", "search_object_v2", 2),
+             catch=(block("if", act("workato_api_platform", "return_response"),
+                          block("else", act("workato_api_platform", "return_response"))),)),
+        act("workato_api_platform", "return_response"))),
+    "catch-that-retries": _guarded(110, "Retrier", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(), retries=3))),
+    "catch-collects-errors-reported-after-the-loop": _guarded(110, "Batch", trigger(
+        "salesforce", "new_object_realtime", 1,
+        act("workato_variable", "declare_list"),
+        block("foreach", try_(act("netsuite", "add_object", 2),
+                              catch=(act("workato_variable", "insert_to_list"),))),
+        block("if", act("email", "send_mail")))),
+    "catch-collects-errors-and-the-job-stops-with-an-error-later": _guarded(110, "Stopper",
+        trigger("salesforce", "new_object_realtime", 1,
+                block("foreach", try_(act("netsuite", "add_object", 2),
+                                      catch=(act("workato_variable", "update_variables"),))),
+                block("if", Node("stop", stop_error=True)))),
+    "catch-writes-an-error-data-table": _guarded(110, "Recorder", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2),
+             catch=(act("workato_db_table", "add_record"),)))),
+    "catch-writes-an-error-row-to-a-database": _guarded(110, "DB recorder", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2),
+             catch=(act("jira", "create_issue", 4),)))),
+    "catch-hands-the-error-to-an-error-handler-recipe": _guarded(110, "Delegator", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(call_step("call_recipe_async"),)))),
+    "catch-stops-with-an-error-unknown-flag-counts": _guarded(110, "Stop", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(Node("stop"),)))),
+    "only-a-notification-outside-the-try": _guarded(110, "Notifier", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(Node("stop", stop_error=True),)),
+        act("slack", "post_message", 3))),
+}  # fmt: skip
+
+
 def test_every_kind_has_a_case():
     assert {p.values[0].kind for p in CASES} == set(KINDS)
 
@@ -641,6 +730,10 @@ def test_every_kind_has_a_case():
             "missing_error_handling",
             id="external-step-in-a-catch-that-notifies",
         ),
+        *[
+            pytest.param(add, "missing_error_handling", id=name)
+            for name, add in HANDLED_ERRORS.items()
+        ],
     ],
 )
 def test_below_the_thresholds_nothing_fires(change, kind):
