@@ -1186,8 +1186,9 @@ class Insight:
     subjects: list[dict[str, str]]
     evidence: dict[str, Any]
     workspace: str = ""
-    #: Current recipes affected: the recipe subjects (members of a roll-up), the recipes
-    #: using a connection or system subject, and for a bottleneck its dependent recipes.
+    #: Current recipes affected: the recipe subjects (members of a roll-up); the recipes a
+    #: finding lists (a sync loop's both ways, a bottleneck's dependents, counted in full);
+    #: else the recipes using a connection or system subject.
     affected_recipes: int = 0
     #: Failed jobs of the affected recipes (Workato's lifetime ``job_failed_count``).
     failed_jobs: int = 0
@@ -1332,6 +1333,9 @@ def priority_key(insight: Insight) -> tuple:
 
 
 PRODUCTION_ENVIRONMENTS = frozenset({"production"})
+#: Evidence lists of recipe node ids that say which recipes a finding concerns; without them,
+#: a connection or system subject concerns every recipe using it.
+IMPACT_RECIPE_LISTS = ("recipes_one_way", "recipes_other_way", "dependent_recipes")
 SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 KIND_ORDER = {k: i for i, k in enumerate(KINDS)}
 
@@ -1348,11 +1352,16 @@ def _with_impact(model: _Model, insight: Insight) -> Insight:
             connections.add(node)
         elif node in model.systems:
             connections.update(model.systems[node].connections)
-    if connections:
+    listed = [
+        node
+        for key in IMPACT_RECIPE_LISTS
+        if isinstance(insight.evidence.get(key), list)
+        for node in insight.evidence[key]
+    ]
+    if listed:  # the finding names the recipes concerned (a loop's, a bottleneck's dependents)
+        recipes.update(node for node in listed if node in model.recipes)
+    elif connections:
         recipes.update(r.node for r in model.recipes.values() if connections & r.uses.keys())
-    dependents = insight.evidence.get("dependent_recipes")
-    if isinstance(dependents, list):
-        recipes.update(d for d in dependents if d in model.recipes)
     count = max(len(recipes), _int(insight.evidence.get("dependents"), 0) or 0)
     used = set(connections)
     for node in recipes:
