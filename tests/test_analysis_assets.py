@@ -6,7 +6,7 @@ from __future__ import annotations
 from archy_pipeline.cli import main
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.simulator.workspace import application_config
-from tests.test_transform import acme, block, rows, run_pipeline
+from tests.test_transform import STOP, acme, block, rows, run_pipeline
 
 
 def insights(warehouse: WarehouseResource) -> dict[str, tuple]:
@@ -79,3 +79,105 @@ def test_impact_command_on_the_hand_built_workspace(simulator, tmp_path, monkeyp
 
     assert main(["impact", "no such thing at all"]) == 1
     assert "impact:" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- roll-ups, retries, order
+
+
+def bare_code() -> dict:
+    return block(0, "trigger", "salesforce", "new_object",
+                 block(1, "action", "netsuite", "add_object"))  # fmt: skip
+
+
+def guarded_code(catch: dict) -> dict:
+    """NetSuite inside a try whose catch has ``catch``'s input and children."""
+    return block(0, "trigger", "salesforce", "new_object",
+                 block(1, "try", None, None, block(2, "action", "netsuite", "add_object"),
+                       block(3, "catch", None, None, *catch.get("block", []),
+                             input=catch.get("input", {}))))  # fmt: skip
+
+
+def error_rows(warehouse: WarehouseResource) -> dict[str, tuple]:
+    return {
+        r[0]: r[1:]
+        for r in rows(
+            warehouse,
+            "select insight_id, status, first_seen_at, evidence, title from archy.insights "
+            "where kind = 'missing_error_handling'",
+        )
+    }
+
+
+def test_roll_ups_and_catch_settings_from_the_code_end_to_end(simulator, tmp_path, monkeypatch):
+    import json
+
+    from archy_pipeline.analysis import insight_id
+
+    ws, ids = acme()
+    ops = ws.add_folder("Ops", ws.root_folder_id)
+    config = [application_config("salesforce", ids["sf"]),
+              application_config("netsuite", ids["ns"])]  # fmt: skip
+    members = [
+        ws.add_recipe(f"Bare {i}", bare_code(), config, ops.id, running=True).id for i in range(4)
+    ]
+    # a catch that only ends the job successfully swallows the error; one that retries does not
+    quiet = ws.add_recipe(
+        "Quiet stop",
+        guarded_code(
+            {
+                "input": {"max_retry_count": "0"},
+                "block": [block(4, "stop", input={"stop_with_error": "false"})],
+            }
+        ),
+        config,
+        ops.id,
+        running=True,
+    )
+    retrying = ws.add_recipe("Retrying", guarded_code({"input": {"max_retry_count": "2"}}),
+                             config, ops.id, running=True)  # fmt: skip
+    archy_yaml = tmp_path / "archy.yaml"
+    archy_yaml.write_text("analysis:\n  rollup_min_recipes: 4\n")
+    monkeypatch.setenv("ARCHY_CONFIG", str(archy_yaml))
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert run_pipeline(sim, warehouse).success
+
+    ((name,),) = rows(warehouse, "select distinct workspace from archy.integrations")
+    folder = f"folder:{name}:Home/Ops"
+    folder_id = insight_id("missing_error_handling", "unhandled_errors/folder", [folder])
+    first = error_rows(warehouse)
+    assert folder_id in first, [v[3] for v in first.values()]
+    assert first[folder_id][0] == "open"
+    evidence = json.loads(first[folder_id][2])
+    recipe = f"recipe:{name}:{{}}".format
+    assert {m["id"] for m in evidence["members"]} == {recipe(i) for i in [*members, quiet.id]}
+    assert {m["name"]: m["catch_steps"] for m in evidence["members"]}["Quiet stop"] == [3]
+    assert recipe(retrying.id) not in first[folder_id][2], "a retrying catch handles the error"
+
+    # fix one member: four left, still rolled up, same id, first sighting kept
+    ws.update_recipe(members[0], code=guarded_code({"block": [block(4, "stop", input=STOP)]}))
+    assert run_pipeline(sim, warehouse).success
+    second = error_rows(warehouse)
+    assert second[folder_id][0] == "open" and second[folder_id][1] == first[folder_id][1]
+    assert json.loads(second[folder_id][2])["member_count"] == 4
+    # fix another: three left, below the threshold: the roll-up resolves, members show one each
+    ws.update_recipe(members[1], code=guarded_code({"block": [block(4, "stop", input=STOP)]}))
+    assert run_pipeline(sim, warehouse).success
+    third = error_rows(warehouse)
+    assert third[folder_id][0] == "resolved"
+    singles = {
+        insight_id("missing_error_handling", "unhandled_errors", [recipe(i)])
+        for i in [members[2], members[3], quiet.id]
+    }
+    assert singles <= {i for i, v in third.items() if v[0] == "open"}
+
+    # the view lists open insights in the order analysis.priority_key gives
+    view = rows(
+        warehouse,
+        "select priority, severity, production, affected_recipes, failed_jobs "
+        "from archy.v_recommendations order by priority",
+    )
+    assert [v[0] for v in view] == list(range(1, len(view) + 1))
+    rank = {"high": 0, "medium": 1, "low": 2}
+    keys = [(rank[v[1]], not v[2], -v[3], -v[4]) for v in view]
+    assert keys == sorted(keys)
