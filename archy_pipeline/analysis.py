@@ -90,14 +90,29 @@ archy.yaml, :func:`parse_thresholds`).
     ``workato_recipe_function`` or ``workato_service`` that no current recipe calls (resolved
     calls). Medium; low when the workspace has unresolved (dynamic) calls that might be it.
 ``missing_error_handling`` (health)
-    rule ``unprotected_steps``: non-skipped action steps (not the trigger) on a connection that
-    run outside any try (``protected`` and ``in_catch`` both false). High when the recipe is
-    active and has failed jobs, medium when active, low when stopped.
-    rule ``swallowed_errors``: a catch block none of whose non-skipped descendant steps (found
-    through ``parent_number``) is a ``stop``, a logger step, a notification (email, gmail,
-    outlook, slack, slack_bot, teams, teams_bot, microsoft_teams, twilio, pagerduty, opsgenie,
-    splunk, datadog), a data-table write (``workato_db_table``) or a recipe call (delegating to
-    an error handler). One insight per recipe listing its catch steps. Medium.
+    rule ``unhandled_errors``: one insight per recipe, listing in its evidence the
+    ``step_numbers`` (and ``applications``, ``connections``) of unprotected steps and the
+    ``catch_steps`` that swallow errors, and the number of ``try_blocks``. Title "No error
+    handling" when the recipe has no try block, else "Errors not handled". High when active
+    with unprotected steps and failed jobs, medium when active, low when stopped.
+    *Unprotected steps*: non-skipped action steps (not the trigger) on a connection that run
+    outside any try (``protected`` and ``in_catch`` both false), except alert and log steps
+    (:data:`NOTIFY_APPLICATIONS` with an action not named like a read): an alert that fails
+    has nowhere to alert.
+    *A catch swallows* unless: it retries (``retry_count`` above 0, Workato's
+    ``max_retry_count``); or a non-skipped step inside it stops the job with an error
+    (``stop_with_error`` true or unknown), answers the caller (:data:`RETURN_ACTIONS`:
+    ``return_result``, ``return_response``, ``send_reply``), calls another recipe or publishes
+    (:data:`CALL_REFERENCE_KINDS`), logs or notifies (:data:`NOTIFY_APPLICATIONS`), records
+    (a write to ``workato_db_table`` or ``lookup_table``, or any write on a connection: a data
+    store, a compensating action); or it only collects the error in a variable or list
+    (``workato_variable``) and, after the try block, a step outside any catch reports (as
+    above) from inside an if/elsif/else, or stops with an error. Which variable that condition
+    reads is not followed: a report about something else is taken for handling. Action names
+    starting with :data:`READ_PREFIXES` never count as recording or alerting.
+    ``retry_count`` and ``stop_with_error`` are optional ``steps`` columns
+    (:data:`STEP_DETAIL_COLUMNS`), read from the recipes' code by :func:`add_step_details`;
+    without them no retry is counted and every stop counts as stopping with an error.
 ``failing_recipe`` (health)
     rule ``failure_ratio``: ``job_failed_count / (succeeded + failed)`` at or above
     ``failure_ratio`` with at least ``failure_min_jobs`` jobs. High at or above
@@ -150,6 +165,31 @@ archy.yaml, :func:`parse_thresholds`).
     recipes use; they are short and certainly incomplete, and a connector missing from them
     simply gives no insight. The suggested action names are what to look for in the
     connector, not ids read from Workato.
+
+Roll-ups
+========
+
+Findings of :data:`ROLLUP_KINDS` (``inactive_recipe``, ``missing_error_handling``,
+``performance_opportunity``) whose only subject is a recipe are grouped per workspace, kind,
+rule and the recipe's folder. A group of at least ``rollup_min_recipes`` (5; 0: never) becomes
+one finding about the folder: subjects the folder (``folder:<workspace>:<folder_path>``) then
+the member recipes; severity the worst member's; ``evidence`` ``rolled_up``, ``folder_path``,
+``member_count`` and ``members`` (each member's id, name, own ``insight_id``, severity, title
+and evidence). Its id is ``insight_id(kind, "<rule>/folder", [folder node])``: it stays while
+members come and go; once the folder falls below the threshold it resolves and the members
+are reported one by one again, under their own ids.
+
+What to fix first (:func:`priority_key`)
+========================================
+
+Every insight carries ``affected_recipes`` (the current recipes among its subjects, a roll-up's
+members included; the recipes its evidence lists in :data:`IMPACT_RECIPE_LISTS` (a sync loop's
+recipes both ways, a bottleneck's dependents, whose full count ``dependents`` is used); else the
+recipes using its connection or system subjects), ``failed_jobs`` (their
+``job_failed_count``) and ``production`` (a connection whose environment is ``production`` is a
+subject or used by an affected recipe). Insights are sorted by severity, then production first,
+then more affected recipes, then more failed jobs, then kind (the order of :data:`KINDS`),
+workspace, title and id; ``archy.v_recommendations`` numbers them in the same order.
 
 Impact (:func:`impact`)
 =======================
@@ -1290,7 +1330,7 @@ def find_insights(
     thresholds: Thresholds | None = None,
     now: datetime | None = None,
 ) -> list[Insight]:
-    """Every insight of every kind (see the module docstring for the rules), most severe first.
+    """Every insight of every kind (see the module docstring), in fix-first order.
 
     ``now`` (default: the current time, UTC) is what ages are measured against; naive
     datetimes are taken as UTC.
