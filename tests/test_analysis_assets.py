@@ -3,6 +3,8 @@ the impact command on a hand-built workspace."""
 
 from __future__ import annotations
 
+import re
+
 from archy_pipeline.cli import main
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.simulator.workspace import application_config
@@ -108,7 +110,9 @@ def error_rows(warehouse: WarehouseResource) -> dict[str, tuple]:
     }
 
 
-def test_roll_ups_and_catch_settings_from_the_code_end_to_end(simulator, tmp_path, monkeypatch):
+def test_roll_ups_and_catch_settings_from_the_code_end_to_end(
+    simulator, tmp_path, monkeypatch, capsys
+):
     import json
 
     from archy_pipeline.analysis import insight_id
@@ -181,3 +185,21 @@ def test_roll_ups_and_catch_settings_from_the_code_end_to_end(simulator, tmp_pat
     rank = {"high": 0, "medium": 1, "low": 2}
     keys = [(rank[v[1]], not v[2], -v[3], -v[4]) for v in view]
     assert keys == sorted(keys)
+
+    # the demo's summary of the same table: one line per kind, counts that add up
+    import duckdb
+
+    from archy_pipeline.cli import _print_open_insights
+
+    open_by_kind = dict(rows(
+        warehouse, "select kind, count(*) from archy.insights where status = 'open' group by 1"
+    ))  # fmt: skip
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        _print_open_insights(con)
+    finally:
+        con.close()
+    out = capsys.readouterr().out
+    assert f"Open insights: {sum(open_by_kind.values())} " in out
+    for kind, count in open_by_kind.items():
+        assert re.search(rf"^\s+{kind}\s+{count}\s+\(high \d+, medium \d+, low \d+", out, re.M)
