@@ -28,6 +28,9 @@ from archy_pipeline.simulator.generator import (
 from archy_pipeline.simulator.server import WorkatoSimulator
 from archy_pipeline.simulator.workspace import STOP_CAUSES, Workspace
 
+#: A pinned reference day for tests that look at dates (any instant of the day gives the same).
+PINNED_NOW = datetime(2026, 3, 15, 17, 42, tzinfo=timezone.utc)
+
 KEYWORDS = {
     "trigger", "action", "if", "elsif", "else", "foreach", "repeat", "while_condition", "try",
     "catch", "stop",
@@ -99,8 +102,9 @@ def call_graph(ws: Workspace) -> nx.DiGraph:
 
 
 def test_same_seed_gives_identical_workspace():
-    first = generate_workspace(42, recipes=250)
-    second = generate_workspace(42, recipes=250)
+    # pinned: two calls straddling midnight UTC would otherwise differ by a day
+    first = generate_workspace(42, recipes=250, now=PINNED_NOW)
+    second = generate_workspace(42, recipes=250, now=PINNED_NOW)
     assert served_json(first) == served_json(second)
     # the code trees themselves, not only their served form
     assert [r.code for r in first.recipes.values()] == [r.code for r in second.recipes.values()]
@@ -111,10 +115,6 @@ def test_different_seed_gives_different_workspace():
     other = generate_workspace(43, recipes=250)
     assert served_json(first) != served_json(other)
     assert {r.name for r in first.recipes.values()} != {r.name for r in other.recipes.values()}
-
-
-#: A pinned reference day for tests that look at dates (any instant of the day gives the same).
-PINNED_NOW = datetime(2026, 3, 15, 17, 42, tzinfo=timezone.utc)
 
 
 def test_history_ends_on_the_reference_day_truncated_to_midnight_utc():
