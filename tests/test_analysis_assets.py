@@ -203,3 +203,49 @@ def test_roll_ups_and_catch_settings_from_the_code_end_to_end(
     assert f"Open insights: {sum(open_by_kind.values())} " in out
     for kind, count in open_by_kind.items():
         assert re.search(rf"^\s+{kind}\s+{count}\s+\(high \d+, medium \d+, low \d+", out, re.M)
+
+
+def test_inactive_findings_on_a_generated_workspace_are_the_recipes_generated_inactive(
+    simulator, tmp_path
+):
+    """The generator's history ends today, so "inactive" means what the generator made idle
+    or stopped, judged here from the generated recipes themselves (not the tables)."""
+    import json
+    from datetime import datetime, timezone
+
+    from archy_pipeline.simulator.generator import generate_workspace
+
+    ws = generate_workspace(11, recipes=80)
+    sim = simulator(ws, rate_limits=None)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert run_pipeline(sim, warehouse).success
+    found: dict[str, set[int]] = {"stopped": set(), "no_recent_jobs": set()}
+    ((seen_at,),) = rows(warehouse, "select max(last_seen_at) from archy.insights")
+    for evidence, subjects in rows(
+        warehouse,
+        "select evidence, subjects from archy.insights "
+        "where status = 'open' and kind = 'inactive_recipe'",
+    ):
+        rule = json.loads(evidence)["rule"]
+        for subject in json.loads(subjects):
+            if subject["type"] == "recipe" and rule in found:
+                found[rule].add(int(subject["id"].rsplit(":", 1)[1]))
+
+    now = seen_at if seen_at.tzinfo else seen_at.replace(tzinfo=timezone.utc)  # analysis time
+
+    def days(then: datetime) -> int:
+        return int((now - then).total_seconds() // 86400)
+
+    stopped = {
+        r.id for r in ws.recipes.values()
+        if not r.running and (r.stop_cause or days(r.updated_at) >= 90)
+    }  # fmt: skip
+    idle = {
+        r.id for r in ws.recipes.values()
+        if r.running and days(r.last_run_at or r.updated_at) > 30
+    }  # fmt: skip
+    assert stopped and idle
+    assert found["stopped"] == stopped
+    assert found["no_recent_jobs"] == idle
+    running = sum(r.running for r in ws.recipes.values())
+    assert len(idle) < running / 2, "most running recipes ran within the last 30 days"
