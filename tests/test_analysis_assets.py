@@ -176,15 +176,19 @@ def test_roll_ups_and_catch_settings_from_the_code_end_to_end(
     assert singles <= {i for i, v in third.items() if v[0] == "open"}
 
     # the view lists open insights in the order analysis.priority_key gives
+    from archy_pipeline.analysis import Insight, priority_key
+
     view = rows(
         warehouse,
-        "select priority, severity, production, affected_recipes, failed_jobs "
-        "from archy.v_recommendations order by priority",
+        "select priority, insight_id, workspace, kind, category, severity, title, "
+        "affected_recipes, failed_jobs, production from archy.v_recommendations order by priority",
     )
-    assert [v[0] for v in view] == list(range(1, len(view) + 1))
-    rank = {"high": 0, "medium": 1, "low": 2}
-    keys = [(rank[v[1]], not v[2], -v[3], -v[4]) for v in view]
-    assert keys == sorted(keys)
+    assert len(view) > 5 and [v[0] for v in view] == list(range(1, len(view) + 1))
+    as_insights = [
+        Insight(v[1], v[3], v[4], v[5], v[6], "", "", [], {}, v[2], v[7], v[8], v[9]) for v in view
+    ]
+    assert as_insights == sorted(as_insights, key=priority_key)
+    assert len({(i.severity, i.production, i.affected_recipes) for i in as_insights}) > 2
 
     # the demo's summary of the same table: one line per kind, counts that add up
     import duckdb
