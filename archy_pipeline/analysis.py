@@ -90,14 +90,29 @@ archy.yaml, :func:`parse_thresholds`).
     ``workato_recipe_function`` or ``workato_service`` that no current recipe calls (resolved
     calls). Medium; low when the workspace has unresolved (dynamic) calls that might be it.
 ``missing_error_handling`` (health)
-    rule ``unprotected_steps``: non-skipped action steps (not the trigger) on a connection that
-    run outside any try (``protected`` and ``in_catch`` both false). High when the recipe is
-    active and has failed jobs, medium when active, low when stopped.
-    rule ``swallowed_errors``: a catch block none of whose non-skipped descendant steps (found
-    through ``parent_number``) is a ``stop``, a logger step, a notification (email, gmail,
-    outlook, slack, slack_bot, teams, teams_bot, microsoft_teams, twilio, pagerduty, opsgenie,
-    splunk, datadog), a data-table write (``workato_db_table``) or a recipe call (delegating to
-    an error handler). One insight per recipe listing its catch steps. Medium.
+    rule ``unhandled_errors``: one insight per recipe, listing in its evidence the
+    ``step_numbers`` (and ``applications``, ``connections``) of unprotected steps and the
+    ``catch_steps`` that swallow errors, and the number of ``try_blocks``. Title "No error
+    handling" when the recipe has no try block, else "Errors not handled". High when active
+    with unprotected steps and failed jobs, medium when active, low when stopped.
+    *Unprotected steps*: non-skipped action steps (not the trigger) on a connection that run
+    outside any try (``protected`` and ``in_catch`` both false), except alert and log steps
+    (:data:`NOTIFY_APPLICATIONS` with an action not named like a read): an alert that fails
+    has nowhere to alert.
+    *A catch swallows* unless: it retries (``retry_count`` above 0, Workato's
+    ``max_retry_count``); or a non-skipped step inside it stops the job with an error
+    (``stop_with_error`` true or unknown), answers the caller (:data:`RETURN_ACTIONS`:
+    ``return_result``, ``return_response``, ``send_reply``), calls another recipe or publishes
+    (:data:`CALL_REFERENCE_KINDS`), logs or notifies (:data:`NOTIFY_APPLICATIONS`), records
+    (a write to ``workato_db_table`` or ``lookup_table``, or any write on a connection: a data
+    store, a compensating action); or it only collects the error in a variable or list
+    (``workato_variable``) and, after the try block, a step outside any catch reports (as
+    above) from inside an if/elsif/else, or stops with an error. Which variable that condition
+    reads is not followed: a report about something else is taken for handling. Action names
+    starting with :data:`READ_PREFIXES` never count as recording or alerting.
+    ``retry_count`` and ``stop_with_error`` are optional ``steps`` columns
+    (:data:`STEP_DETAIL_COLUMNS`), read from the recipes' code by :func:`add_step_details`;
+    without them no retry is counted and every stop counts as stopping with an error.
 ``failing_recipe`` (health)
     rule ``failure_ratio``: ``job_failed_count / (succeeded + failed)`` at or above
     ``failure_ratio`` with at least ``failure_min_jobs`` jobs. High at or above
@@ -151,6 +166,31 @@ archy.yaml, :func:`parse_thresholds`).
     simply gives no insight. The suggested action names are what to look for in the
     connector, not ids read from Workato.
 
+Roll-ups
+========
+
+Findings of :data:`ROLLUP_KINDS` (``inactive_recipe``, ``missing_error_handling``,
+``performance_opportunity``) whose only subject is a recipe are grouped per workspace, kind,
+rule and the recipe's folder. A group of at least ``rollup_min_recipes`` (5; 0: never) becomes
+one finding about the folder: subjects the folder (``folder:<workspace>:<folder_path>``) then
+the member recipes; severity the worst member's; ``evidence`` ``rolled_up``, ``folder_path``,
+``member_count`` and ``members`` (each member's id, name, own ``insight_id``, severity, title
+and evidence). Its id is ``insight_id(kind, "<rule>/folder", [folder node])``: it stays while
+members come and go; once the folder falls below the threshold it resolves and the members
+are reported one by one again, under their own ids.
+
+What to fix first (:func:`priority_key`)
+========================================
+
+Every insight carries ``affected_recipes`` (the current recipes among its subjects, a roll-up's
+members included; the recipes its evidence lists in :data:`IMPACT_RECIPE_LISTS` (a sync loop's
+recipes both ways, a bottleneck's dependents, whose full count ``dependents`` is used); else the
+recipes using its connection or system subjects), ``failed_jobs`` (their
+``job_failed_count``) and ``production`` (a connection whose environment is ``production`` is a
+subject or used by an affected recipe). Insights are sorted by severity, then production first,
+then more affected recipes, then more failed jobs, then kind (the order of :data:`KINDS`),
+workspace, title and id; ``archy.v_recommendations`` numbers them in the same order.
+
 Impact (:func:`impact`)
 =======================
 
@@ -168,7 +208,7 @@ import math
 import random
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -193,8 +233,10 @@ __all__ = [
     "ImpactTargetError",
     "Insight",
     "Thresholds",
+    "add_step_details",
     "build_graphs",
     "connection_node",
+    "error_handling_details",
     "find_insights",
     "format_impact",
     "graph_tables",
@@ -203,6 +245,7 @@ __all__ = [
     "insights_table",
     "pagerank",
     "parse_thresholds",
+    "priority_key",
     "ranking_tables",
     "recipe_node",
     "system_node",
@@ -246,14 +289,51 @@ LOOP_KEYWORDS = frozenset({"foreach", "repeat"})
 CALL_REFERENCE_KINDS = frozenset(
     {"call_recipe", "call_recipe_async", "call_service", "call_service_async", "pub_sub_publish"}
 )
-#: Steps that count as handling an error inside a catch block (besides ``stop`` and calls).
-HANDLER_APPLICATIONS = frozenset(
+#: Alerting and logging connectors: in a catch they report the failure; outside a try their
+#: own failure is not counted as missing error handling (an alert has nowhere to alert).
+NOTIFY_APPLICATIONS = frozenset(
     {
         "logger", "email", "gmail", "outlook", "slack", "slack_bot", "teams", "teams_bot",
         "microsoft_teams", "twilio", "pagerduty", "opsgenie", "splunk", "datadog",
-        "workato_db_table",
     }
 )  # fmt: skip
+#: Workato's own stores: a write there records the failure (data tables, lookup tables).
+RECORD_APPLICATIONS = frozenset({"workato_db_table", "lookup_table"})
+#: Steps that count as handling an error inside a catch block (besides ``stop`` with error,
+#: returns to the caller, recipe calls, writes and retries: see :func:`_handles`).
+HANDLER_APPLICATIONS = NOTIFY_APPLICATIONS | RECORD_APPLICATIONS
+#: Actions that answer the caller (reference §3.6): in a catch, the answer carries the error.
+RETURN_ACTIONS = frozenset(
+    {
+        ("workato_recipe_function", "return_result"),
+        ("workato_api_platform", "return_response"),
+        ("workato_service", "send_reply"),
+    }
+)
+#: Variables and lists: a catch that only collects the error there handles it when a later
+#: step reports (see :func:`_error_handling`).
+VARIABLE_APPLICATIONS = frozenset({"workato_variable"})
+#: Action-name prefixes of steps that only read: they record nothing.
+READ_PREFIXES = (
+    "get", "search", "list", "lookup", "find", "query", "read", "download", "export", "fetch",
+)  # fmt: skip
+#: Optional columns of the ``steps`` frame, read from each recipe's code by
+#: :func:`error_handling_columns`: a catch's ``max_retry_count`` and a stop's
+#: ``stop_with_error`` (reference §3.3). Missing: retries unknown (none counted), a stop counts
+#: as stopping with an error.
+STEP_DETAIL_COLUMNS = ("retry_count", "stop_with_error")
+#: Per-recipe kinds whose findings roll up per folder (see :func:`_roll_up`).
+ROLLUP_KINDS = frozenset({"inactive_recipe", "missing_error_handling", "performance_opportunity"})
+#: How a rolled-up finding names what its members have in common, per (kind, rule).
+ROLLUP_LABELS = {
+    ("inactive_recipe", "stopped"): "stopped recipes",
+    ("inactive_recipe", "no_recent_jobs"): "running recipes without recent jobs",
+    ("inactive_recipe", "uncalled_callable"): "callable recipes nobody calls",
+    ("missing_error_handling", "unhandled_errors"): "recipes without error handling",
+    ("performance_opportunity", "polling_trigger"): "polling triggers with a real-time option",
+    ("performance_opportunity", "single_record_loop"): "single-record actions in loops",
+    ("performance_opportunity", "high_task_count"): "recipes with very high task counts",
+}
 
 
 class TriggerAlternatives(NamedTuple):
@@ -403,6 +483,14 @@ def _int(value: Any, default: int | None = None) -> int | None:
         return default
 
 
+def _flag(value: Any) -> bool | None:
+    """True/False from a boolean or Workato's ``"true"``/``"false"``; None when unknown."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text == "true" else False if text == "false" else None
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -509,6 +597,8 @@ class _Step:
     in_catch: bool
     connection: str | None
     reference_kind: str | None
+    retries: int | None = None
+    stop_error: bool | None = None
 
 
 @dataclass
@@ -653,7 +743,8 @@ def _steps_by_recipe(inp: AnalysisInput, model: _Model) -> dict[str, list[_Step]
     out: dict[str, list[_Step]] = defaultdict(list)
     recipe_nodes: dict[tuple[Any, Any], str | None] = {}
     connection_nodes: dict[tuple[Any, Any], str] = {}
-    for row in _rows(inp.steps, INPUT_COLUMNS["steps"]):
+    details = [c for c in STEP_DETAIL_COLUMNS if c in inp.steps.columns]
+    for row in _rows(inp.steps, [*INPUT_COLUMNS["steps"], *details]):
         key = (row["workspace"], row["recipe_id"])
         node = recipe_nodes.get(key, "")
         if node == "":  # first step of this recipe: is it a current one?
@@ -680,10 +771,74 @@ def _steps_by_recipe(inp: AnalysisInput, model: _Model) -> dict[str, list[_Step]
                 in_catch=bool(row["in_catch"]),
                 connection=conn,
                 reference_kind=_text(row["reference_kind"]),
+                retries=_int(row.get("retry_count")),
+                stop_error=_flag(row.get("stop_with_error")),
             )
         )
     for steps in out.values():
         steps.sort(key=lambda s: s.number)
+    return out
+
+
+def error_handling_details(code: Any) -> dict[int, dict[str, Any]]:
+    """``step number -> {"retry_count", "stop_with_error"}`` for the ``catch`` and ``stop``
+    blocks of a recipe's code (JSON text or decoded; reference §3.3: ``catch.input``
+    ``max_retry_count``, ``stop.input`` ``stop_with_error``, both strings).
+
+    Numbers follow the parser's: the block's ``number`` when it is an integer, else its
+    pre-order index. Unreadable code gives ``{}`` (the parser reports it)."""
+    import json
+
+    if isinstance(code, (str, bytes, bytearray)):
+        try:
+            code = json.loads(code)
+        except ValueError:
+            return {}
+    if not isinstance(code, Mapping):
+        return {}
+    found: dict[int, dict[str, Any]] = {}
+    stack: list[Any] = [code]
+    index = 0
+    while stack:
+        block = stack.pop()
+        if not isinstance(block, Mapping):
+            continue
+        given = block.get("number")
+        number = given if isinstance(given, int) and not isinstance(given, bool) else index
+        index += 1
+        keyword = block.get("keyword")
+        inp = block.get("input") if isinstance(block.get("input"), Mapping) else {}
+        if keyword == "catch":
+            found[number] = {"retry_count": _int(inp.get("max_retry_count")),
+                             "stop_with_error": None}  # fmt: skip
+        elif keyword == "stop":
+            found[number] = {"retry_count": None,
+                             "stop_with_error": _flag(inp.get("stop_with_error"))}  # fmt: skip
+        kids = block.get("block")
+        if isinstance(kids, list):
+            stack.extend(reversed(kids))
+    return found
+
+
+def add_step_details(steps: pd.DataFrame, recipes: pd.DataFrame) -> pd.DataFrame:
+    """``steps`` with the :data:`STEP_DETAIL_COLUMNS` read from ``recipes``' code
+    (columns ``workspace``, ``recipe_id`` and ``code``, e.g. ``workato_raw.recipes`` with
+    ``id`` renamed); steps of recipes without code get nulls."""
+    details: dict[tuple[str, int], dict[int, dict[str, Any]]] = {}
+    for row in _rows(recipes, ("workspace", "recipe_id", "code")):
+        if row["recipe_id"] is not None and row["code"] is not None:
+            found = error_handling_details(row["code"])
+            if found:
+                details[(str(row["workspace"]), int(row["recipe_id"]))] = found
+    retry: list[int | None] = []
+    stop: list[bool | None] = []
+    for ws, rid, number in zip(steps["workspace"], steps["recipe_id"], steps["number"]):
+        detail = details.get((str(ws), int(rid)), {}).get(int(number), {})
+        retry.append(detail.get("retry_count"))
+        stop.append(detail.get("stop_with_error"))
+    out = steps.copy()
+    out["retry_count"] = pd.array(retry, dtype="Int64")
+    out["stop_with_error"] = pd.array(stop, dtype="boolean")
     return out
 
 
@@ -1009,6 +1164,9 @@ class Thresholds:
     similarity_min_steps: int = 5
     #: Lifetime tasks from which a recipe is worth a performance look.
     task_count_high: int = 1_000_000
+    #: From this many recipes of one folder with findings of one kind and rule, they roll up
+    #: into one finding about the folder, members in its evidence (0: never roll up).
+    rollup_min_recipes: int = 5
 
 
 _RATIOS = {"failure_ratio", "failure_high_ratio", "coupling_high_share"}
@@ -1068,6 +1226,14 @@ class Insight:
     subjects: list[dict[str, str]]
     evidence: dict[str, Any]
     workspace: str = ""
+    #: Current recipes affected: the recipe subjects (members of a roll-up); the recipes a
+    #: finding lists (a sync loop's both ways, a bottleneck's dependents, counted in full);
+    #: else the recipes using a connection or system subject.
+    affected_recipes: int = 0
+    #: Failed jobs of the affected recipes (Workato's lifetime ``job_failed_count``).
+    failed_jobs: int = 0
+    #: Whether a production connection is involved (a subject, or used by an affected recipe).
+    production: bool = False
 
 
 def insight_id(kind: str, rule: str, subject_ids: Iterable[str]) -> str:
@@ -1078,7 +1244,7 @@ def insight_id(kind: str, rule: str, subject_ids: Iterable[str]) -> str:
 
 INSIGHT_COLUMNS = (
     "insight_id", "workspace", "kind", "category", "severity", "title", "detail",
-    "recommendation", "subjects", "evidence",
+    "recommendation", "subjects", "evidence", "affected_recipes", "failed_jobs", "production",
 )  # fmt: skip
 
 
@@ -1091,6 +1257,7 @@ def insights_table(insights: Iterable[Insight]) -> pd.DataFrame:
             (
                 i.insight_id, i.workspace, i.kind, i.category, i.severity, i.title, i.detail,
                 i.recommendation, json.dumps(i.subjects), json.dumps(i.evidence, sort_keys=True),
+                i.affected_recipes, i.failed_jobs, i.production,
             )
             for i in insights
         ],
@@ -1163,7 +1330,7 @@ def find_insights(
     thresholds: Thresholds | None = None,
     now: datetime | None = None,
 ) -> list[Insight]:
-    """Every insight of every kind (see the module docstring for the rules), most severe first.
+    """Every insight of every kind (see the module docstring), in fix-first order.
 
     ``now`` (default: the current time, UTC) is what ages are measured against; naive
     datetimes are taken as UTC.
@@ -1185,18 +1352,132 @@ def find_insights(
     _high_complexity(complexity, th, out)
     _consolidation(model, steps, th, out)
     _performance(model, steps, th, out)
-    kind_order = {k: i for i, k in enumerate(KINDS)}
-    severity_order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(
-        out.items,
-        key=lambda i: (
-            severity_order[i.severity],
-            kind_order[i.kind],
-            i.workspace,
-            i.title,
-            i.insight_id,
-        ),
+    items = [_with_impact(model, i) for i in _roll_up(model, out.items, th)]
+    return sorted(items, key=priority_key)
+
+
+def priority_key(insight: Insight) -> tuple:
+    """What to fix first (``archy.v_recommendations`` orders the same way): severity; then a
+    production connection involved; then more affected recipes; then more failed jobs; then
+    kind (the order of :data:`KINDS`), workspace, title and id, so the order is total."""
+    return (
+        SEVERITY_ORDER[insight.severity],
+        not insight.production,
+        -insight.affected_recipes,
+        -insight.failed_jobs,
+        KIND_ORDER[insight.kind],
+        insight.workspace,
+        insight.title,
+        insight.insight_id,
     )
+
+
+PRODUCTION_ENVIRONMENTS = frozenset({"production"})
+#: Evidence lists of recipe node ids that say which recipes a finding concerns; without them,
+#: a connection or system subject concerns every recipe using it.
+IMPACT_RECIPE_LISTS = ("recipes_one_way", "recipes_other_way", "dependent_recipes")
+SEVERITY_ORDER = {s: i for i, s in enumerate(SEVERITIES)}
+KIND_ORDER = {k: i for i, k in enumerate(KINDS)}
+
+
+def _with_impact(model: _Model, insight: Insight) -> Insight:
+    """The insight with ``affected_recipes``, ``failed_jobs`` and ``production`` filled in."""
+    recipes: set[str] = set()
+    connections: set[str] = set()
+    for subject in insight.subjects:
+        node = subject["id"]
+        if node in model.recipes:
+            recipes.add(node)
+        elif node in model.connections:
+            connections.add(node)
+        elif node in model.systems:
+            connections.update(model.systems[node].connections)
+    listed = [
+        node
+        for key in IMPACT_RECIPE_LISTS
+        if isinstance(insight.evidence.get(key), list)
+        for node in insight.evidence[key]
+    ]
+    if listed:  # the finding names the recipes concerned (a loop's, a bottleneck's dependents)
+        recipes.update(node for node in listed if node in model.recipes)
+    elif connections:
+        recipes.update(r.node for r in model.recipes.values() if connections & r.uses.keys())
+    count = max(len(recipes), _int(insight.evidence.get("dependents"), 0) or 0)
+    used = set(connections)
+    for node in recipes:
+        used.update(model.recipes[node].uses)
+    production = any(
+        model.connections[c].environment in PRODUCTION_ENVIRONMENTS
+        for c in used
+        if c in model.connections
+    )
+    failed = sum(model.recipes[node].failed for node in recipes)
+    return replace(insight, affected_recipes=count, failed_jobs=failed, production=production)
+
+
+def folder_node(workspace: str, folder_path: str | None) -> str:
+    return f"folder:{workspace}:{folder_path or ''}"
+
+
+def _roll_up(model: _Model, items: list[Insight], th: Thresholds) -> list[Insight]:
+    """Findings of one kind and rule about single recipes of one folder, at least
+    ``rollup_min_recipes`` of them, become one finding about the folder."""
+    if th.rollup_min_recipes <= 0:
+        return items
+    groups: dict[tuple[str, str, str, str], list[Insight]] = defaultdict(list)
+    kept: list[Insight] = []
+    for item in items:
+        ids = [subject["id"] for subject in item.subjects]
+        if item.kind in ROLLUP_KINDS and len(ids) == 1 and ids[0] in model.recipes:
+            folder = model.recipes[ids[0]].folder_path or ""
+            groups[(item.workspace, item.kind, item.evidence["rule"], folder)].append(item)
+        else:
+            kept.append(item)
+    for (workspace, kind, rule, folder), members in groups.items():
+        if len(members) < th.rollup_min_recipes:
+            kept.extend(members)
+            continue
+        members = sorted(members, key=lambda i: (SEVERITY_ORDER[i.severity], i.title))
+        node = folder_node(workspace, folder)
+        where = folder or "the workspace root"
+        label = ROLLUP_LABELS.get((kind, rule), f"{kind.replace('_', ' ')} ({rule})")
+        names = [m.subjects[0]["name"] for m in members]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        counts = Counter(m.severity for m in members)
+        kept.append(
+            Insight(
+                insight_id=insight_id(kind, f"{rule}/folder", [node]),
+                kind=kind,
+                category=KINDS[kind],
+                severity=members[0].severity,
+                title=f"{len(members)} {label} in {where}",
+                detail=f"{len(members)} recipes in {where} share this finding "
+                f"({', '.join(f'{counts[s]} {s}' for s in SEVERITIES if counts[s])}): "
+                f"{shown}. Each member's own finding is in the evidence.",
+                recommendation=members[0].recommendation,
+                subjects=[{"id": node, "type": "folder", "name": where}]
+                + [m.subjects[0] for m in members],
+                evidence={
+                    "rule": rule,
+                    "rolled_up": True,
+                    "folder_path": folder,
+                    "member_count": len(members),
+                    "members": [
+                        {
+                            "id": m.subjects[0]["id"],
+                            "name": m.subjects[0]["name"],
+                            "insight_id": m.insight_id,
+                            "severity": m.severity,
+                            "title": m.title,
+                            **{k: v for k, v in m.evidence.items() if k != "rule"},
+                        }
+                        for m in members
+                    ],
+                },
+                workspace=workspace,
+            )
+        )
+    return kept
 
 
 # -- circular_dependency
@@ -1465,15 +1746,64 @@ def _descendants(children: Mapping[int | None, list[_Step]], root: int) -> list[
     return found
 
 
+def _reads(step: _Step) -> bool:
+    return (step.action or "").lower().startswith(READ_PREFIXES)
+
+
+def _reports(step: _Step) -> bool:
+    """The step makes a failure known: stops with an error, answers the caller, hands it to
+    another recipe, logs or notifies, or writes it to a data table or lookup table."""
+    if step.skipped:
+        return False
+    if step.keyword == "stop":
+        return step.stop_error is not False
+    if step.keyword != "action":
+        return False
+    if (step.application, step.action) in RETURN_ACTIONS:
+        return True
+    if step.reference_kind in CALL_REFERENCE_KINDS:
+        return True
+    return step.application in HANDLER_APPLICATIONS and not _reads(step)
+
+
 def _handles(step: _Step) -> bool:
+    """A step inside a catch that handles the error by itself: :func:`_reports`, or any other
+    write on a connection (recording the failure in a data store, compensating)."""
+    if _reports(step):
+        return True
     return (
-        step.keyword == "stop"
-        or step.application in HANDLER_APPLICATIONS
-        or step.reference_kind in CALL_REFERENCE_KINDS
+        not step.skipped
+        and step.keyword == "action"
+        and step.connection is not None
+        and step.application not in VARIABLE_APPLICATIONS
+        and not _reads(step)
     )
 
 
+def _collects(step: _Step) -> bool:
+    """Keeps the error for later: writes a variable or list."""
+    return (
+        not step.skipped
+        and step.keyword == "action"
+        and step.application in VARIABLE_APPLICATIONS
+        and not _reads(step)
+    )
+
+
+def _conditional(step: _Step, by_number: Mapping[int, _Step], after: int) -> bool:
+    """A stop with an error, or a step inside an if/elsif/else that comes after ``after``."""
+    if step.keyword == "stop":
+        return True
+    parent = step.parent
+    while parent is not None and parent in by_number and parent > after:
+        if by_number[parent].keyword in BRANCH_KEYWORDS:
+            return True
+        parent = by_number[parent].parent
+    return False
+
+
 def _error_handling(model: _Model, steps: dict[str, list[_Step]], out: _Collector) -> None:
+    """One ``missing_error_handling`` finding per recipe (rule ``unhandled_errors``)."""
     for node, recipe_steps in steps.items():
         recipe = model.recipes[node]
         unprotected = [
@@ -1485,59 +1815,88 @@ def _error_handling(model: _Model, steps: dict[str, list[_Step]], out: _Collecto
             and not s.skipped
             and not s.protected
             and not s.in_catch
+            and not (s.application in NOTIFY_APPLICATIONS and not _reads(s))
         ]
-        if unprotected:
-            severity = "low"
-            if recipe.active:
-                severity = "high" if recipe.failed > 0 else "medium"
-            apps = sorted({s.application or "?" for s in unprotected})
-            numbers = [s.number for s in unprotected]
-            out.add(
-                "missing_error_handling",
-                "unprotected_steps",
-                severity,
-                recipe.workspace,
-                [node],
-                f"No error handling: {recipe.name}",
-                f"{len(numbers)} step(s) calling {', '.join(apps)} run outside any try block "
-                f"(steps {', '.join(map(str, numbers))}). A failure there fails the job with "
-                "nothing logged or retried.",
-                "Wrap the external calls in a try/catch (monitor) block that logs, notifies "
-                "and re-raises or retries.",
-                {
-                    "step_numbers": numbers,
-                    "applications": apps,
-                    "connections": sorted({s.connection for s in unprotected if s.connection}),
-                    "status": recipe.status,
-                    "job_failed_count": recipe.failed,
-                },
-            )
         children: dict[int | None, list[_Step]] = defaultdict(list)
+        by_number = {s.number: s for s in recipe_steps}
         for step in recipe_steps:
             if step.parent != step.number:
                 children[step.parent].append(step)
-        swallowing = [
-            s.number
-            for s in recipe_steps
-            if s.keyword == "catch"
-            and not s.skipped
-            and not any(_handles(d) for d in _descendants(children, s.number) if not d.skipped)
-        ]
-        if swallowing:
-            out.add(
-                "missing_error_handling",
-                "swallowed_errors",
-                "medium",
-                recipe.workspace,
-                [node],
-                f"Errors swallowed: {recipe.name}",
-                f"Catch block(s) at step(s) {', '.join(map(str, swallowing))} neither stop "
-                "the job, log, notify, nor hand the error to another recipe: failures vanish "
-                "and the job reports success.",
-                "In each catch, log the error and either notify someone or end with "
-                "'Stop job' (with error) so the job shows as failed.",
-                {"catch_steps": swallowing, "status": recipe.status},
+        swallowing: list[int] = []
+        for catch in recipe_steps:
+            if catch.keyword != "catch" or catch.skipped:
+                continue
+            if catch.retries:
+                continue  # Workato retries the try block: a retry is handling
+            inside = [d for d in _descendants(children, catch.number) if not d.skipped]
+            if any(_handles(d) for d in inside):
+                continue
+            if any(_collects(d) for d in inside):
+                # collected in a variable or list: handled when a step after the try block
+                # (outside any catch) reports under a condition (an if after the loop), or
+                # stops with an error. Which variable the condition reads is not followed.
+                try_block = by_number.get(catch.parent) if catch.parent is not None else None
+                root = try_block.number if try_block is not None else catch.number
+                last = max([root, *(d.number for d in _descendants(children, root))])
+                if any(
+                    _reports(s) and not s.in_catch and _conditional(s, by_number, last)
+                    for s in recipe_steps
+                    if s.number > last
+                ):
+                    continue
+            swallowing.append(catch.number)
+        if not unprotected and not swallowing:
+            continue
+        tries = sum(1 for s in recipe_steps if s.keyword == "try" and not s.skipped)
+        severity = "low"
+        if recipe.active:
+            severity = "high" if unprotected and recipe.failed > 0 else "medium"
+        apps = sorted({s.application or "?" for s in unprotected})
+        numbers = [s.number for s in unprotected]
+        parts = []
+        if unprotected:
+            parts.append(
+                f"{len(numbers)} step(s) calling {', '.join(apps)} run outside any try block "
+                f"(steps {', '.join(map(str, numbers))}): a failure there fails the job with "
+                "nothing logged, retried or reported."
             )
+        if swallowing:
+            parts.append(
+                f"Catch block(s) at step(s) {', '.join(map(str, swallowing))} neither retry, "
+                "stop with an error, answer the caller, log, notify, record the error, nor "
+                "hand it to another recipe: failures vanish and the job reports success."
+            )
+        recommendation = []
+        if unprotected:
+            recommendation.append(
+                "Wrap the external calls in a try/catch block that retries, logs or notifies, "
+                "and stops with an error or returns one."
+            )
+        if swallowing:
+            recommendation.append(
+                "In each catch, retry, log or notify, and end with 'Stop job' (with error) or "
+                "return the error to the caller."
+            )
+        out.add(
+            "missing_error_handling",
+            "unhandled_errors",
+            severity,
+            recipe.workspace,
+            [node],
+            (f"No error handling: {recipe.name}" if not tries
+             else f"Errors not handled: {recipe.name}"),
+            " ".join(parts),
+            " ".join(recommendation),
+            {
+                "step_numbers": numbers,
+                "applications": apps,
+                "connections": sorted({s.connection for s in unprotected if s.connection}),
+                "catch_steps": swallowing,
+                "try_blocks": tries,
+                "status": recipe.status,
+                "job_failed_count": recipe.failed,
+            },
+        )  # fmt: skip
 
 
 # -- failing_recipe

@@ -307,6 +307,27 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_open_insights(con: Any) -> None:
+    """The demo's open insights by kind and severity, and where to read them in order."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'archy' and table_name = 'insights'"
+    ).fetchone()[0]
+    if not exists:
+        return
+    rows = con.execute(
+        "select kind, count(*), count(*) filter (where severity = 'high'), "
+        "count(*) filter (where severity = 'medium'), count(*) filter (where severity = 'low'), "
+        "count(*) filter (where evidence like '%\"rolled_up\": true%') "
+        "from archy.insights where status = 'open' group by kind order by count(*) desc, kind"
+    ).fetchall()
+    total = sum(row[1] for row in rows)
+    print(f"   Open insights: {total} (fix first: select * from archy.v_recommendations)")
+    for kind, count, high, medium, low, rolled in rows:
+        rolled_text = f", {rolled} folder roll-ups" if rolled else ""
+        print(f"     {kind:<26} {count:>5}  (high {high}, medium {medium}, low {low}{rolled_text})")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator, check the connection, run the sync job, say where results are."""
     import duckdb
@@ -358,6 +379,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for schema, table in tables:
             (count,) = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             print(f"     {schema + '.' + table:<36} {count:>7} rows")
+        _print_open_insights(con)
     finally:
         con.close()
     print('   Query them:   .venv/bin/archy-pipeline sql "select name, status, description '

@@ -24,7 +24,9 @@ from archy_pipeline.analysis import (
     ImpactTargetError,
     Insight,
     Thresholds,
+    add_step_details,
     build_graphs,
+    error_handling_details,
     find_insights,
     format_impact,
     graph_tables,
@@ -32,6 +34,7 @@ from archy_pipeline.analysis import (
     insight_id,
     pagerank,
     parse_thresholds,
+    priority_key,
     ranking_tables,
 )
 from archy_pipeline.config import ConfigError
@@ -51,6 +54,9 @@ class Node:
     reference_kind: str | None = None
     skipped: bool = False
     children: list[Node] = field(default_factory=list)
+    #: catch: ``max_retry_count``; stop: ``stop_with_error`` (None: not known)
+    retries: int | None = None
+    stop_error: bool | None = None
 
 
 def trigger(app: str, action: str, conn: int | None = None, *children: Node) -> Node:
@@ -65,9 +71,11 @@ def block(keyword: str, *children: Node) -> Node:
     return Node(keyword, children=list(children))
 
 
-def try_(*children: Node, catch: tuple[Node, ...] = (Node("stop"),)) -> Node:
+def try_(
+    *children: Node, catch: tuple[Node, ...] = (Node("stop"),), retries: int | None = None
+) -> Node:
     """A try block whose last child is its catch (as in Workato's code tree)."""
-    return block("try", *children, block("catch", *catch))
+    return block("try", *children, Node("catch", children=list(catch), retries=retries))
 
 
 def call_step(via: str = "call_recipe") -> Node:
@@ -88,6 +96,7 @@ def flatten(root: Node) -> list[dict[str, Any]]:
                 "application": node.application, "action_name": node.action,
                 "skipped": node.skipped, "protected": protected, "in_catch": in_catch,
                 "connection_id": node.connection, "reference_kind": node.reference_kind,
+                "retry_count": node.retries, "stop_with_error": node.stop_error,
             }
         )  # fmt: skip
         for kid in node.children:
@@ -199,7 +208,8 @@ class Builder:
                     "workspace": ws, "recipe_id": rid, "name": recipe["name"],
                     "description": "", "generated_description": "",
                     "status": recipe["status"], "stop_cause": recipe["stop_cause"],
-                    "folder_path": "Home", "trigger_application": rows[0]["application"],
+                    "folder_path": recipe.get("folder", "Home"),
+                    "trigger_application": rows[0]["application"],
                     "step_count": len(rows), "max_depth": max(r["depth"] for r in rows),
                     "has_error_handling": any(r["keyword"] == "try" for r in rows),
                     "job_succeeded_count": recipe["succeeded"],
@@ -474,15 +484,16 @@ CASES = [
                  "salesforce", "new_object_realtime", 1, act("logger", "log_message"),
                  act("netsuite", "add_object", 2), act("slack", "post_message", 3,
                                                        skipped=True))),
-             "missing_error_handling", "unprotected_steps", [r(110)], "medium",
-             {"step_numbers": [2], "applications": ["netsuite"]}),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"step_numbers": [2], "applications": ["netsuite"], "catch_steps": [],
+              "try_blocks": 0}),
         id="external-step-outside-try",
     ),
     pytest.param(
         Case(lambda b: b.recipe(110, "Bare and failing", trigger(
                  "salesforce", "new_object_realtime", 1, act("netsuite", "add_object", 2)),
                  failed=3),
-             "missing_error_handling", "unprotected_steps", [r(110)], "high",
+             "missing_error_handling", "unhandled_errors", [r(110)], "high",
              {"job_failed_count": 3}),
         id="external-step-outside-try-with-failures",
     ),
@@ -493,9 +504,39 @@ CASES = [
                       catch=(act("workato_variable", "declare_variable"),
                              block("if", act("logger", "log_message", skipped=True)))),
                  try_(act("slack", "post_message", 3), catch=(Node("stop"),)))),
-             "missing_error_handling", "swallowed_errors", [r(110)], "medium",
-             {"catch_steps": [3]}),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [3], "step_numbers": [], "try_blocks": 2}),
         id="catch-that-swallows",
+    ),
+    pytest.param(
+        Case(lambda b: b.recipe(110, "Unprotected and swallowing", trigger(
+                 "salesforce", "new_object_realtime", 1,
+                 act("jira", "create_issue", 4),
+                 try_(act("netsuite", "add_object", 2),
+                      catch=(Node("stop", stop_error=False),)))),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [4], "step_numbers": [1], "applications": ["jira"]}),
+        id="one-finding-per-recipe-for-unprotected-steps-and-a-successful-stop",
+    ),
+    pytest.param(
+        Case(lambda b: b.recipe(110, "Collects and forgets", trigger(
+                 "salesforce", "new_object_realtime", 1,
+                 act("workato_variable", "declare_list"),
+                 block("foreach", try_(act("netsuite", "add_object", 2),
+                                       catch=(act("workato_variable", "insert_to_list"),))),
+                 act("netsuite", "search_object_v2", 2, skipped=True))),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [5], "step_numbers": []}),
+        id="catch-that-collects-errors-nobody-reports",
+    ),
+    pytest.param(
+        Case(lambda b: b.recipe(110, "Catch that only looks", trigger(
+                 "salesforce", "new_object_realtime", 1,
+                 try_(act("netsuite", "add_object", 2),
+                      catch=(act("netsuite", "search_object_v2", 2),)))),
+             "missing_error_handling", "unhandled_errors", [r(110)], "medium",
+             {"catch_steps": [3]}),
+        id="catch-that-only-reads",
     ),
     pytest.param(
         Case(lambda b: b.update(101, succeeded=40, failed=60), "failing_recipe",
@@ -587,6 +628,58 @@ def test_each_insight_kind_fires_with_its_subjects_and_evidence(case: Case):
     assert insight.title and insight.detail and insight.recommendation
 
 
+def _guarded(rid: int, name: str, trigger_node: Node) -> Any:
+    return lambda b: b.recipe(rid, name, trigger_node)
+
+
+#: Catch blocks that handle the error (and steps that need none): no missing_error_handling.
+HANDLED_ERRORS = {
+    "catch-returns-an-error-result-to-the-caller": _guarded(110, "Function", trigger(
+        "workato_recipe_function", "execute", None,
+        try_(act("netsuite", "add_object", 2),
+             act("workato_recipe_function", "return_result"),
+             catch=(act("workato_recipe_function", "return_result"),)))),
+    "catch-returns-an-error-response-to-the-api-client": _guarded(110, "API", trigger(
+        "workato_api_platform", "receive_request", None,
+        try_(act("netsuite", "search_object_v2", 2),
+             catch=(block("if", act("workato_api_platform", "return_response"),
+                          block("else", act("workato_api_platform", "return_response"))),)),
+        act("workato_api_platform", "return_response"))),
+    "catch-that-retries": _guarded(110, "Retrier", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(), retries=3))),
+    "catch-collects-errors-reported-after-the-loop": _guarded(110, "Batch", trigger(
+        "salesforce", "new_object_realtime", 1,
+        act("workato_variable", "declare_list"),
+        block("foreach", try_(act("netsuite", "add_object", 2),
+                              catch=(act("workato_variable", "insert_to_list"),))),
+        block("if", act("email", "send_mail")))),
+    "catch-collects-errors-and-the-job-stops-with-an-error-later": _guarded(110, "Stopper",
+        trigger("salesforce", "new_object_realtime", 1,
+                block("foreach", try_(act("netsuite", "add_object", 2),
+                                      catch=(act("workato_variable", "update_variables"),))),
+                block("if", Node("stop", stop_error=True)))),
+    "catch-writes-an-error-data-table": _guarded(110, "Recorder", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2),
+             catch=(act("workato_db_table", "add_record"),)))),
+    "catch-writes-an-error-row-to-a-database": _guarded(110, "DB recorder", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2),
+             catch=(act("jira", "create_issue", 4),)))),
+    "catch-hands-the-error-to-an-error-handler-recipe": _guarded(110, "Delegator", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(call_step("call_recipe_async"),)))),
+    "catch-stops-with-an-error-unknown-flag-counts": _guarded(110, "Stop", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(Node("stop"),)))),
+    "only-a-notification-outside-the-try": _guarded(110, "Notifier", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(Node("stop", stop_error=True),)),
+        act("slack", "post_message", 3))),
+}  # fmt: skip
+
+
 def test_every_kind_has_a_case():
     assert {p.values[0].kind for p in CASES} == set(KINDS)
 
@@ -641,6 +734,10 @@ def test_every_kind_has_a_case():
             "missing_error_handling",
             id="external-step-in-a-catch-that-notifies",
         ),
+        *[
+            pytest.param(add, "missing_error_handling", id=name)
+            for name, add in HANDLED_ERRORS.items()
+        ],
     ],
 )
 def test_below_the_thresholds_nothing_fires(change, kind):
@@ -1021,6 +1118,178 @@ def test_impact_target_errors(target, message):
         }  # fmt: skip
 
 
+# ---------------------------------------------------------------------- roll-ups
+
+
+def bare(b: Builder, rid: int, folder: str, **fields: Any) -> Builder:
+    """A running recipe whose NetSuite step runs outside any try."""
+    return b.recipe(rid, f"Bare {rid}", trigger(
+        "salesforce", "new_object_realtime", 1, act("netsuite", "add_object", 2)),
+        folder=folder, **fields)  # fmt: skip
+
+
+def error_findings(insights: list[Insight]) -> list[Insight]:
+    return [i for i in insights if i.kind == "missing_error_handling"]
+
+
+def test_per_recipe_findings_of_a_folder_roll_up_from_the_threshold():
+    b = clean()
+    for rid in range(201, 207):
+        bare(b, rid, "Sales/Ops", failed=3 if rid == 203 else 0)
+    for rid in (301, 302):
+        bare(b, rid, "Finance")
+    found = error_findings(run(b))
+    rolled = [i for i in found if i.evidence.get("rolled_up")]
+    assert len(rolled) == 1 and len(found) == 3, [i.title for i in found]
+    (up,) = rolled
+    folder = "folder:ACME:Sales/Ops"
+    assert up.insight_id == insight_id("missing_error_handling", "unhandled_errors/folder",
+                                       [folder])  # fmt: skip
+    assert up.title == "6 recipes without error handling in Sales/Ops"
+    assert up.subjects[0] == {"id": folder, "type": "folder", "name": "Sales/Ops"}
+    members = {m["id"]: m for m in up.evidence["members"]}
+    assert set(members) == {r(i) for i in range(201, 207)}
+    assert up.evidence["member_count"] == 6
+    assert all(m["step_numbers"] == [1] for m in members.values())
+    assert members[r(203)]["severity"] == "high" and up.severity == "high", "the worst member"
+    assert members[r(203)]["insight_id"] == insight_id(
+        "missing_error_handling", "unhandled_errors", [r(203)]
+    )
+    assert (up.affected_recipes, up.failed_jobs, up.production) == (6, 3, True)
+    assert sorted(subject_ids(i)[0] for i in found if i is not up) == [r(301), r(302)]
+
+    assert len(error_findings(run(b, Thresholds(rollup_min_recipes=0)))) == 8, "0: never"
+    assert len(error_findings(run(b, Thresholds(rollup_min_recipes=7)))) == 8
+
+
+def test_a_rolled_up_finding_keeps_its_id_while_members_change_then_resolves_into_members():
+    b = clean()
+    for rid in range(201, 207):
+        bare(b, rid, "Sales/Ops")
+    first = {i.insight_id for i in error_findings(run(b))}
+    # fix one recipe: five left, the same finding (same id) with one member fewer
+    b.recipe(201, "Bare 201", trigger("salesforce", "new_object_realtime", 1,
+             try_(act("netsuite", "add_object", 2))), folder="Sales/Ops")  # fmt: skip
+    second = error_findings(run(b))
+    assert {i.insight_id for i in second} == first
+    assert second[0].evidence["member_count"] == 5
+    # one more: four left, below the threshold: four findings, one per recipe
+    b.update(202, status="stopped", stop_cause="txn_quota_limit")
+    b.recipe(202, "Bare 202", trigger("salesforce", "new_object_realtime", 1,
+             try_(act("netsuite", "add_object", 2))), folder="Sales/Ops")  # fmt: skip
+    third = error_findings(run(b))
+    assert {i.insight_id for i in third} == {
+        insight_id("missing_error_handling", "unhandled_errors", [r(i)]) for i in range(203, 207)
+    }
+
+
+def test_kinds_about_several_subjects_never_roll_up():
+    b = clean()
+    for rid in range(201, 207):  # six duplicate unused Jira connections: one finding anyway
+        b.connection(rid, f"Jira {rid}", "jira", environment="production")
+    found = run(b, Thresholds(rollup_min_recipes=2))
+    assert not [i for i in found if i.evidence.get("rolled_up")]
+
+
+# ---------------------------------------------------------------------- what to fix first
+
+
+def test_insights_come_in_fix_first_order():
+    b = clean()
+    b.connection(5, "ACME HubSpot DEV", "hubspot", environment="development")
+    b.connection(6, "ACME Zendesk PROD", "zendesk", environment="production")
+    # three medium findings about one recipe each: production first, then failed jobs
+    b.recipe(401, "Dev recipe", trigger("hubspot", "new_contact_webhook", 5,
+             act("hubspot", "update_contact", 5)))  # fmt: skip
+    b.recipe(402, "Prod recipe", trigger("zendesk", "new_updated_ticket_realtime", 6,
+             act("zendesk", "update_ticket", 6)))  # fmt: skip
+    b.recipe(403, "Prod recipe with failures", trigger("zendesk", "new_updated_ticket_realtime",
+             6, act("zendesk", "update_ticket", 6)), failed=2, succeeded=1000)  # fmt: skip
+    b.update(403, status="stopped", updated_at=NOW - timedelta(days=1))
+    insights = run(b)
+    assert insights == sorted(insights, key=priority_key)
+    errors = {i.subjects[0]["id"]: i for i in error_findings(insights)}
+    assert errors[r(401)].production is False and errors[r(402)].production is True
+    assert errors[r(403)].failed_jobs == 2 and errors[r(403)].severity == "low", "stopped"
+    order = [subject_ids(i)[0] for i in error_findings(insights)]
+    assert order == [r(402), r(401), r(403)], "medium before low; production first"
+
+
+def test_priority_key_orders_severity_then_production_then_recipes_then_failed_jobs():
+    def make(name: str, severity: str, production: bool, recipes: int, failed: int) -> Insight:
+        return Insight(name, "bottleneck", "architecture", severity, name, "", "", [], {},
+                       WS, recipes, failed, production)  # fmt: skip
+
+    expected = [
+        make("a", "high", False, 1, 0),
+        make("b", "medium", True, 1, 0),
+        make("c", "medium", False, 9, 0),
+        make("d", "medium", False, 2, 50),
+        make("e", "medium", False, 2, 5),
+        make("f", "low", True, 99, 999),
+    ]
+    shuffled = [expected[i] for i in (5, 3, 0, 4, 2, 1)]
+    assert [i.title for i in sorted(shuffled, key=priority_key)] == list("abcdef")
+
+
+# ---------------------------------------------------------------------- retries and stops
+
+
+def test_error_handling_details_read_catch_retries_and_stop_flags_from_code():
+    code = {
+        "number": 0, "keyword": "trigger", "provider": "clock", "block": [
+            {"number": 1, "keyword": "try", "block": [
+                {"number": 2, "keyword": "action", "provider": "salesforce"},
+                {"number": 3, "keyword": "catch", "provider": None,
+                 "input": {"max_retry_count": "3", "retry_interval": "10"},
+                 "block": [{"number": 4, "keyword": "stop",
+                            "input": {"stop_with_error": "false"}}]},
+            ]},
+            {"number": 5, "keyword": "stop", "input": {"stop_with_error": "true"}},
+            {"number": 6, "keyword": "stop"},
+        ],
+    }  # fmt: skip
+    assert error_handling_details(code) == {
+        3: {"retry_count": 3, "stop_with_error": None},
+        4: {"retry_count": None, "stop_with_error": False},
+        5: {"retry_count": None, "stop_with_error": True},
+        6: {"retry_count": None, "stop_with_error": None},
+    }
+    import json
+
+    unnumbered = json.loads(json.dumps(code).replace('"number": ', '"n": '))
+    assert error_handling_details(json.dumps(unnumbered)) == error_handling_details(code)
+    assert error_handling_details("{not json") == {}
+    assert error_handling_details(None) == {}
+
+    steps = pd.DataFrame({"workspace": [WS] * 3, "recipe_id": [7, 7, 8], "number": [3, 4, 3]})
+    recipes = pd.DataFrame({"workspace": [WS, WS], "recipe_id": [7, 8],
+                            "code": [json.dumps(code), None]})  # fmt: skip
+    out = add_step_details(steps, recipes)
+    assert out["retry_count"].tolist() == [3, pd.NA, pd.NA]
+    assert out["stop_with_error"].tolist() == [pd.NA, False, pd.NA]
+
+
+def test_a_catch_whose_only_stop_ends_the_job_successfully_swallows_the_error():
+    b = clean().recipe(
+        110,
+        "Quiet stop",
+        trigger(
+            "salesforce",
+            "new_object_realtime",
+            1,
+            try_(act("netsuite", "add_object", 2), catch=(Node("stop", stop_error=False),)),
+        ),
+    )
+    (found,) = error_findings(run(b))
+    assert found.evidence["catch_steps"] == [3] and found.title == "Errors not handled: Quiet stop"
+    b.recipe(110, "Quiet stop", trigger(
+        "salesforce", "new_object_realtime", 1,
+        try_(act("netsuite", "add_object", 2), catch=(Node("stop", stop_error=False),),
+             retries=1)))  # fmt: skip
+    assert error_findings(run(b)) == [], "but Workato retries the block first"
+
+
 # ---------------------------------------------------------------------- thresholds
 
 
@@ -1032,6 +1301,8 @@ def test_thresholds_defaults_and_overrides():
         Thresholds(), failure_ratio=0.3, inactive_days=10, task_count_high=5_000_000
     )
     assert isinstance(parsed.task_count_high, int)
+    assert parse_thresholds({"rollup_min_recipes": 0}).rollup_min_recipes == 0
+    assert Thresholds().rollup_min_recipes == 5
 
 
 @pytest.mark.parametrize(
@@ -1053,6 +1324,8 @@ def test_thresholds_defaults_and_overrides():
                      id="zero-top-n"),
         pytest.param({"stopped_days": -1}, "analysis.stopped_days must be at least 0",
                      id="negative"),
+        pytest.param({"rollup_min_recipes": -1},
+                     "analysis.rollup_min_recipes must be at least 0", id="negative-roll-up"),
         pytest.param(["inactive_days"], "analysis must be a mapping", id="not-a-mapping"),
     ],
 )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -19,13 +19,17 @@ import pytest
 from archy_pipeline.simulator.generator import (
     BUILTIN_PROVIDERS,
     CONNECTION_PROVIDERS,
-    EPOCH,
     MAX_RECIPES,
+    SPAN_DAYS,
     describe,
     generate_workspace,
+    history_window,
 )
 from archy_pipeline.simulator.server import WorkatoSimulator
 from archy_pipeline.simulator.workspace import STOP_CAUSES, Workspace
+
+#: A pinned reference day for tests that look at dates (any instant of the day gives the same).
+PINNED_NOW = datetime(2026, 3, 15, 17, 42, tzinfo=timezone.utc)
 
 KEYWORDS = {
     "trigger", "action", "if", "elsif", "else", "foreach", "repeat", "while_condition", "try",
@@ -98,8 +102,9 @@ def call_graph(ws: Workspace) -> nx.DiGraph:
 
 
 def test_same_seed_gives_identical_workspace():
-    first = generate_workspace(42, recipes=250)
-    second = generate_workspace(42, recipes=250)
+    # pinned: two calls straddling midnight UTC would otherwise differ by a day
+    first = generate_workspace(42, recipes=250, now=PINNED_NOW)
+    second = generate_workspace(42, recipes=250, now=PINNED_NOW)
     assert served_json(first) == served_json(second)
     # the code trees themselves, not only their served form
     assert [r.code for r in first.recipes.values()] == [r.code for r in second.recipes.values()]
@@ -112,8 +117,48 @@ def test_different_seed_gives_different_workspace():
     assert {r.name for r in first.recipes.values()} != {r.name for r in other.recipes.values()}
 
 
-def test_timestamps_come_from_the_fixed_epoch_and_later_mutations_come_after():
-    ws = generate_workspace(7, recipes=120)
+def test_history_ends_on_the_reference_day_truncated_to_midnight_utc():
+    start, end = history_window(PINNED_NOW)
+    assert end == datetime(2026, 3, 15, tzinfo=timezone.utc)
+    assert start == end - timedelta(days=SPAN_DAYS)
+    # naive is UTC; another time zone is converted first (01:00+02:00 is the day before in UTC)
+    assert history_window(datetime(2026, 3, 15, 23, 59)) == (start, end)
+    plus2 = timezone(timedelta(hours=2))
+    assert history_window(datetime(2026, 3, 16, 1, 0, tzinfo=plus2))[1] == end
+    # the default is today
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert history_window()[1] in (today, today + timedelta(days=1))  # midnight race
+
+
+def test_same_seed_and_reference_day_give_identical_workspaces_and_the_day_only_shifts_dates():
+    first = generate_workspace(42, recipes=80, now=PINNED_NOW)
+    same_day = generate_workspace(42, recipes=80, now=PINNED_NOW.replace(hour=1))
+    assert served_json(first) == served_json(same_day)
+    later = generate_workspace(42, recipes=80, now=PINNED_NOW + timedelta(days=10))
+    assert [r.code for r in first.recipes.values()] == [r.code for r in later.recipes.values()]
+    shift = timedelta(days=10)
+    for a, b in zip(first.recipes.values(), later.recipes.values(), strict=True):
+        assert b.created_at - a.created_at == shift
+        assert b.updated_at - a.updated_at == shift
+        if a.last_run_at is not None:
+            assert b.last_run_at - a.last_run_at == shift
+
+
+def test_recent_history_makes_only_recipes_generated_quiet_look_idle():
+    """History ends on the reference day: most running recipes ran within the last days."""
+    ws = generate_workspace(7, recipes=300, now=PINNED_NOW)
+    _, end = history_window(PINNED_NOW)
+    running = [r for r in ws.recipes.values() if r.running and r.last_run_at is not None]
+    idle = [r for r in running if (end - r.last_run_at).days > 30]
+    assert running
+    assert max(r.last_run_at for r in ws.recipes.values() if r.last_run_at) <= end
+    # the generator makes 1 in 5 recipes quiet for 120 days (quiet spells of 1, 1, 3, 30, 120)
+    assert 0 < len(idle) < 0.3 * len(running)
+
+
+def test_timestamps_lie_in_the_history_window_and_later_mutations_come_after():
+    ws = generate_workspace(7, recipes=120, now=PINNED_NOW)
+    start, end = history_window(PINNED_NOW)
     stamps = []
     for r in ws.recipes.values():
         stamps += [r.created_at, r.updated_at]
@@ -127,8 +172,8 @@ def test_timestamps_come_from_the_fixed_epoch_and_later_mutations_come_after():
     for f in ws.folders.values():
         if f.id != ws.root_folder_id:
             stamps.append(f.created_at)
-    assert min(stamps) >= EPOCH
-    assert max(stamps) <= EPOCH + timedelta(days=1000)
+    assert min(stamps) >= start
+    assert max(stamps) <= end
     # nothing is created in a folder before the folder exists
     for item in [*ws.recipes.values(), *ws.connections.values()]:
         assert ws.folders[item.folder_id].created_at <= item.created_at

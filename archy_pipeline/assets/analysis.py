@@ -20,7 +20,9 @@ import pandas as pd
 from archy_pipeline.analysis import (
     INPUT_COLUMNS,
     INPUT_TABLES,
+    KINDS,
     AnalysisInput,
+    add_step_details,
     build_graphs,
     find_insights,
     graph_tables,
@@ -35,6 +37,13 @@ from archy_pipeline.resources.warehouse import WarehouseResource
 
 INSIGHT_STATE_COLUMNS = ("first_seen_at", "last_seen_at", "status")
 
+_KIND_RANK = " ".join(f"when '{kind}' then {rank}" for rank, kind in enumerate(KINDS))
+_PRIORITY = (
+    "case severity when 'high' then 0 when 'medium' then 1 else 2 end, "
+    "case when production then 0 else 1 end, affected_recipes desc, failed_jobs desc, "
+    f"case kind {_KIND_RANK} else {len(KINDS)} end, workspace, title, insight_id"
+)
+
 #: The views analysts query; each reads only tables this module publishes.
 VIEWS = {
     "v_most_complex_integrations": """
@@ -46,13 +55,15 @@ VIEWS = {
         order by c.score desc""",
     "v_system_dependency_ranking": """
         select * from archy.system_dependency_ranking order by workspace, rank""",
-    "v_recommendations": """
-        select workspace, severity, kind, category, title, recommendation, detail,
-               subjects, insight_id, first_seen_at
+    # What to fix first (docs/analysis.md; the same order as analysis.priority_key): severity,
+    # a production connection involved, affected recipes, failed jobs, then kind and title.
+    "v_recommendations": f"""
+        select row_number() over (order by {_PRIORITY}) as priority,
+               workspace, severity, kind, category, title, recommendation, detail,
+               affected_recipes, failed_jobs, production, subjects, insight_id, first_seen_at
         from archy.insights
         where status = 'open'
-        order by case severity when 'high' then 0 when 'medium' then 1 else 2 end,
-                 kind, title""",
+        order by priority""",
 }
 
 
@@ -75,6 +86,16 @@ def load_analysis_input(warehouse: WarehouseResource) -> AnalysisInput:
         if not steps.empty:
             mask = [k in keys for k in zip(steps["workspace"], steps["recipe_id"], strict=True)]
             frames["steps"] = steps[mask]
+    # Catch retries and stop-with-error flags are not step columns: read them from the code.
+    # workato_raw.recipes loads in the same dlt run as recipe_steps, a dependency already.
+    recipes = [
+        {"workspace": row["workspace"], "recipe_id": row["id"], "code": row.get("code")}
+        for row in warehouse.fetch_rows("workato_raw", "recipes")
+        if row.get("deleted_at") is None
+    ]
+    frames["steps"] = add_step_details(
+        frames["steps"], pd.DataFrame(recipes, columns=["workspace", "recipe_id", "code"])
+    )
     return AnalysisInput(**frames)
 
 
@@ -123,6 +144,12 @@ def merge_insight_state(
             }})  # fmt: skip
     columns = [*current.columns, *INSIGHT_STATE_COLUMNS]
     frame = pd.DataFrame(rows, columns=columns)
+    # rows resolved before these columns existed have none: 0 and false, typed as the rest
+    for column in ("affected_recipes", "failed_jobs"):
+        if column in frame:
+            frame[column] = frame[column].fillna(0).astype("int64")
+    if "production" in frame:
+        frame["production"] = frame["production"].astype("boolean").fillna(False).astype(bool)
     for column in ("first_seen_at", "last_seen_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

@@ -10,13 +10,18 @@ least one cycle, a few dynamic ``flow_id`` formulas), publish and subscribe to P
 make HTTP calls with the ``rest`` connector, use lookup tables, and carry run statistics.
 
 Everything comes from one ``random.Random(seed)`` (a subclass with cheaper ``choice``) and a
-fixed epoch (``EPOCH``; no wall clock), so the same arguments give the same workspace down to
-the serialised JSON, ``GET /api/users/me`` included. The workspace clock is advanced past all
+reference day: generated history spans the ``SPAN_DAYS`` days up to ``now`` truncated to the
+day (UTC; default today), so "last run 120 days ago" means that on the day the workspace is
+generated, and the analysis's "inactive" finds only recipes generated to be quiet. The same
+arguments (``now`` included) give the same workspace down to the serialised JSON,
+``GET /api/users/me`` included; without ``now``, the same seed gives the same workspace all day
+long, shifted by a day the next day. The workspace clock is advanced past all
 generated history, so later mutations are stamped after it. :func:`describe` counts what a
 workspace holds, for tests and benchmarks.
 
 Public API: :func:`generate_workspace`, :func:`describe`, :class:`WorkspaceStats`,
-``CONNECTION_PROVIDERS``, ``BUILTIN_PROVIDERS``, ``EPOCH``, ``MAX_RECIPES``.
+``CONNECTION_PROVIDERS``, ``BUILTIN_PROVIDERS``, :func:`history_window`, ``SPAN_DAYS``,
+``MAX_RECIPES``.
 """
 
 from __future__ import annotations
@@ -38,14 +43,11 @@ from archy_pipeline.simulator.workspace import (
     renumber,
 )
 
-#: Every generated timestamp is this instant plus a random offset (no wall clock involved).
-EPOCH = datetime(2023, 1, 2, tzinfo=timezone.utc)
-#: Generated history spans this many days after ``EPOCH`` (recipes run until the end of it).
+#: Generated history spans this many days up to the reference day (recipes run until its end).
 SPAN_DAYS = 900
 #: Workato's limit on recipes per workspace.
 MAX_RECIPES = 5000
 
-_END = EPOCH + timedelta(days=SPAN_DAYS)
 _MS_PER_DAY = 86_400_000
 _SETUP_DAYS = 9  # folders are created in the first days; connections and recipes after
 
@@ -760,6 +762,17 @@ class _Rng(random.Random):
         return pool[:k]
 
 
+def history_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """``(start, end)`` of generated history: ``end`` is ``now`` (default: the current time)
+    truncated to the day in UTC, ``start`` is ``SPAN_DAYS`` days before it. Every generated
+    timestamp lies in it. Naive datetimes are taken as UTC."""
+    moment = now or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    end = moment.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - timedelta(days=SPAN_DAYS), end
+
+
 def generate_workspace(
     seed: int,
     recipes: int = 300,
@@ -767,6 +780,7 @@ def generate_workspace(
     folders: int | None = None,
     *,
     name: str = "Main Workspace",
+    now: datetime | None = None,
 ) -> Workspace:
     """Build a realistic Workato workspace, identical for identical arguments.
 
@@ -777,6 +791,7 @@ def generate_workspace(
         folders: number of folders below Home, project folders included; default
             ``max(5, recipes // 8)``. Must be at least 1.
         name: the workspace name (``GET /api/users/me``).
+        now: the reference day (see :func:`history_window`); default today. Tests pin it.
     """
     if recipes < 0 or recipes > MAX_RECIPES:
         raise ValueError(f"recipes must be between 0 and {MAX_RECIPES} (Workato's limit)")
@@ -792,15 +807,26 @@ def generate_workspace(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Generator(seed, recipes, connections, folders, name).run()
+        start, end = history_window(now)
+        return _Generator(seed, recipes, connections, folders, name, start, end).run()
     finally:
         if was_enabled:
             gc.enable()
 
 
 class _Generator:
-    def __init__(self, seed: int, recipes: int, connections: int, folders: int, name: str):
+    def __init__(
+        self,
+        seed: int,
+        recipes: int,
+        connections: int,
+        folders: int,
+        name: str,
+        start: datetime,
+        end: datetime,
+    ):
         self.rng = _Rng(seed)
+        self.start, self.end = start, end
         self.n_recipes = recipes
         self.n_connections = connections
         self.n_folders = folders
@@ -853,7 +879,7 @@ class _Generator:
         # everything else. Folders all exist within _SETUP_DAYS, before any connection or
         # recipe is created in them.
         step_ms = max(1, int(_SETUP_DAYS * _MS_PER_DAY / max(n, 1)))
-        clock = {"t": EPOCH}
+        clock = {"t": self.start}
 
         def tick() -> datetime:
             clock["t"] = clock["t"] + timedelta(milliseconds=rng.randint(1, step_ms))
@@ -932,7 +958,8 @@ class _Generator:
         rng.shuffle(apps)
         created = sorted(
             self.ts(
-                EPOCH + timedelta(days=_SETUP_DAYS + 1), EPOCH + timedelta(days=SPAN_DAYS * 0.85)
+                self.start + timedelta(days=_SETUP_DAYS + 1),
+                self.start + timedelta(days=SPAN_DAYS * 0.85),
             )
             for _ in range(n)
         )
@@ -967,7 +994,7 @@ class _Generator:
             else:
                 folder_id, project_id = ws.root_folder_id, None
             created_at = created[i]
-            updated_at = self.ts(created_at, min(_END, created_at + timedelta(days=400)))
+            updated_at = self.ts(created_at, min(self.end, created_at + timedelta(days=400)))
             fields: dict[str, Any] = {
                 "id": next_id,
                 "created_at": created_at,
@@ -983,7 +1010,7 @@ class _Generator:
                 if rng.random() < 0.4:
                     fields["authorized_at"] = None
             elif roll < 0.11:
-                lost = self.ts(updated_at, _END)
+                lost = self.ts(updated_at, self.end)
                 fields["connection_lost_at"] = lost
                 fields["connection_lost_reason"] = rng.choice(_LOST_REASONS)
                 fields["updated_at"] = lost
@@ -1125,7 +1152,7 @@ class _Generator:
                     kind_of[i] = rng.choice(("schedule", "webhook"))
 
         created = sorted(
-            self.ts(EPOCH + timedelta(days=_SETUP_DAYS + 1), _END - timedelta(days=5))
+            self.ts(self.start + timedelta(days=_SETUP_DAYS + 1), self.end - timedelta(days=5))
             for _ in range(n)
         )
         plans: list[_Plan] = []
@@ -1352,7 +1379,7 @@ class _Generator:
         created = plan.created
         updated = created + timedelta(seconds=rng.randint(5, 900))
         if rng.random() < 0.7:
-            updated = self.ts(created, _END)
+            updated = self.ts(created, self.end)
         fields: dict[str, Any] = {
             "id": plan.id,
             "created_at": created,
@@ -1372,7 +1399,7 @@ class _Generator:
         if not running:
             if roll >= 0.92 and not never_run:
                 stop_cause = rng.choices(STOP_CAUSES, (60, 15, 5, 20))[0]
-            stopped_at = self.ts(created, _END)
+            stopped_at = self.ts(created, self.end)
             updated = max(updated, stopped_at)
         succeeded = failed = 0
         last_run = None
@@ -1382,7 +1409,7 @@ class _Generator:
             if stop_cause == "trigger_errors_limit" or rng.random() < 0.06:
                 ratio = rng.uniform(0.4, 3.0)
             failed = int(succeeded * ratio) + (1 if stop_cause == "trigger_errors_limit" else 0)
-            end = stopped_at if stopped_at else _END
+            end = stopped_at if stopped_at else self.end
             quiet = timedelta(days=rng.choice((1, 1, 3, 30, 120)))
             last_run = self.ts(max(created, end - quiet), end)
         fields.update(
