@@ -66,8 +66,9 @@ archy.yaml, :func:`parse_thresholds`).
     order (a breadth-first search inside the component: O(V+E), never an enumeration of
     cycles). High when a synchronous call (``call_recipe``, ``call_service``) lies inside the
     component, else medium (only async calls or Pub/Sub).
-    rule ``system_loop`` (Workato's "infinite loop"): recipes moving data from connection a to
-    connection b (a's trigger, an action on b) while others move it from b to a. The tables do
+    rule ``system_loop`` (Workato's "infinite loop"): recipes triggered by connection a that
+    write connection b while others triggered by b write a (``integration_systems.by_trigger``;
+    a lookup starts nothing, so it never makes a loop). The tables do
     not say which object a step touches, so the same pair of connections both ways is the
     evidence used; the detail asks to check the objects. One insight per pair of systems
     (subjects: the system or two), listing the connection pairs and the recipes each way. High
@@ -108,8 +109,9 @@ archy.yaml, :func:`parse_thresholds`).
     store, a compensating action); or it only collects the error in a variable or list
     (``workato_variable``) and, after the try block, a step outside any catch reports (as
     above) from inside an if/elsif/else, or stops with an error. Which variable that condition
-    reads is not followed: a report about something else is taken for handling. Action names
-    starting with :data:`READ_PREFIXES` never count as recording or alerting.
+    reads is not followed: a report about something else is taken for handling. Steps that
+    only read (the step's ``access``, else :func:`archy_pipeline.vocabulary.classify_step` on
+    its name) never count as recording or alerting.
     ``retry_count`` and ``stop_with_error`` are optional ``steps`` columns
     (:data:`STEP_DETAIL_COLUMNS`), read from the recipes' code by :func:`add_step_details`;
     without them no retry is counted and every stop counts as stopping with an error.
@@ -217,6 +219,7 @@ import numpy as np
 import pandas as pd
 
 from archy_pipeline.config import ConfigError
+from archy_pipeline.vocabulary import classify_step
 
 __all__ = [
     "BATCH_ACTIONS",
@@ -313,10 +316,6 @@ RETURN_ACTIONS = frozenset(
 #: Variables and lists: a catch that only collects the error there handles it when a later
 #: step reports (see :func:`_error_handling`).
 VARIABLE_APPLICATIONS = frozenset({"workato_variable"})
-#: Action-name prefixes of steps that only read: they record nothing.
-READ_PREFIXES = (
-    "get", "search", "list", "lookup", "find", "query", "read", "download", "export", "fetch",
-)  # fmt: skip
 #: Optional columns of the ``steps`` frame, read from each recipe's code by
 #: :func:`error_handling_columns`: a catch's ``max_retry_count`` and a stop's
 #: ``stop_with_error`` (reference §3.3). Missing: retries unknown (none counted), a stop counts
@@ -534,6 +533,9 @@ class _Recipe:
     last_run_at: pd.Timestamp | None
     updated_at: pd.Timestamp | None
     uses: dict[str, str] = field(default_factory=dict)  # connection node -> role
+    #: Connections whose events start the recipe (its trigger's connection); None when the
+    #: input does not say (integration_systems without ``by_trigger``).
+    triggered_by: set[str] | None = None
 
     @property
     def active(self) -> bool:
@@ -548,6 +550,12 @@ class _Recipe:
 
     def targets(self) -> list[str]:
         return [c for c, role in self.uses.items() if role in ("target", "both")]
+
+    def trigger_sources(self) -> list[str]:
+        """Sources whose changes start the recipe (a lookup does not start anything)."""
+        if self.triggered_by is None:
+            return self.sources()
+        return [c for c in self.sources() if c in self.triggered_by]
 
 
 @dataclass(slots=True)
@@ -599,6 +607,8 @@ class _Step:
     reference_kind: str | None
     retries: int | None = None
     stop_error: bool | None = None
+    #: ``recipe_steps.access`` (read, write, unknown; None before access was recorded).
+    access: str | None = None
 
 
 @dataclass
@@ -656,7 +666,9 @@ def _prepare(inp: AnalysisInput) -> _Model:
             current=row["deleted_at"] is None,
         )
     used: set[str] = set()
-    for row in _rows(inp.integration_systems, INPUT_COLUMNS["integration_systems"]):
+    by_trigger = "by_trigger" in inp.integration_systems.columns
+    extra = ["by_trigger"] if by_trigger else []
+    for row in _rows(inp.integration_systems, [*INPUT_COLUMNS["integration_systems"], *extra]):
         if row["recipe_id"] is None or row["connection_id"] is None:
             continue
         ws = str(row["workspace"])
@@ -672,6 +684,11 @@ def _prepare(inp: AnalysisInput) -> _Model:
         role = _text(row["role"]) or "target"
         previous = recipe.uses.get(cnode)
         recipe.uses[cnode] = role if previous in (None, role) else "both"
+        if by_trigger:
+            if recipe.triggered_by is None:
+                recipe.triggered_by = set()
+            if row["by_trigger"]:
+                recipe.triggered_by.add(cnode)
         used.add(cnode)
     connections = {
         node: conn
@@ -743,7 +760,7 @@ def _steps_by_recipe(inp: AnalysisInput, model: _Model) -> dict[str, list[_Step]
     out: dict[str, list[_Step]] = defaultdict(list)
     recipe_nodes: dict[tuple[Any, Any], str | None] = {}
     connection_nodes: dict[tuple[Any, Any], str] = {}
-    details = [c for c in STEP_DETAIL_COLUMNS if c in inp.steps.columns]
+    details = [c for c in (*STEP_DETAIL_COLUMNS, "access") if c in inp.steps.columns]
     for row in _rows(inp.steps, [*INPUT_COLUMNS["steps"], *details]):
         key = (row["workspace"], row["recipe_id"])
         node = recipe_nodes.get(key, "")
@@ -773,6 +790,7 @@ def _steps_by_recipe(inp: AnalysisInput, model: _Model) -> dict[str, list[_Step]
                 reference_kind=_text(row["reference_kind"]),
                 retries=_int(row.get("retry_count")),
                 stop_error=_flag(row.get("stop_with_error")),
+                access=_text(row.get("access")),
             )
         )
     for steps in out.values():
@@ -1542,9 +1560,11 @@ def _circular_dependencies(model: _Model, graphs: Graphs, out: _Collector) -> No
 
 
 def _system_loops(model: _Model, out: _Collector) -> None:
+    # Only event-driven flows can ping-pong: a recipe triggered by a change in A that writes B,
+    # and one triggered by a change in B that writes A. A lookup starts nothing.
     flows: dict[tuple[str, str], list[str]] = defaultdict(list)
     for recipe in model.recipes.values():
-        for source in recipe.sources():
+        for source in recipe.trigger_sources():
             for target in recipe.targets():
                 if source != target:
                     flows[(source, target)].append(recipe.node)
@@ -1570,9 +1590,10 @@ def _system_loops(model: _Model, out: _Collector) -> None:
             ws,
             list(key),
             f"Sync loop between {between}",
-            f"Recipes copy data from one connection to another and others copy it back "
-            f"({len(forward)} one way, {len(backward)} the other). When they handle the same "
-            "object, each write triggers the other recipe again: Workato's infinite loop.",
+            f"Recipes triggered by changes in one write to the other, and others triggered "
+            f"there write back ({len(forward)} one way, {len(backward)} the other). When they "
+            "handle the same object, each write triggers the other recipe again: Workato's "
+            "infinite loop.",
             "Check whether both directions sync the same object. If so, filter the trigger "
             "(e.g. skip records last changed by the integration user) or keep one direction.",
             {
@@ -1747,7 +1768,13 @@ def _descendants(children: Mapping[int | None, list[_Step]], root: int) -> list[
 
 
 def _reads(step: _Step) -> bool:
-    return (step.action or "").lower().startswith(READ_PREFIXES)
+    """The step only reads (the vocabulary's verdict, as the sync recorded it or by name)."""
+    access = step.access
+    if access is None:
+        access = classify_step(
+            step.keyword, step.application, step.action, has_connection=True
+        ).access
+    return access == "read"
 
 
 def _reports(step: _Step) -> bool:

@@ -38,6 +38,7 @@ from archy_pipeline.analysis import (
     ranking_tables,
 )
 from archy_pipeline.config import ConfigError
+from archy_pipeline.vocabulary import classify_step
 
 NOW = datetime(2025, 6, 20, 12, 0, tzinfo=timezone.utc)
 WS = "ACME"
@@ -187,18 +188,27 @@ class Builder:
                 if row["connection_id"] is None or row["skipped"]:
                     continue
                 use = uses.setdefault(
-                    row["connection_id"], {"trigger": False, "action": False, "steps": []}
+                    row["connection_id"], {"trigger": False, "access": set(), "steps": []}
                 )
-                use["trigger" if row["keyword"] == "trigger" else "action"] = True
+                use["trigger"] |= row["keyword"] == "trigger"
+                # As the sync records it and archy.integration_systems derives the role.
+                use["access"].add(
+                    classify_step(
+                        row["keyword"], row["application"], row["action_name"],
+                        has_connection=True,
+                    ).access
+                )  # fmt: skip
                 use["steps"].append(str(row["number"]))
             for cid, use in uses.items():
-                role = "both" if use["trigger"] and use["action"] else (
-                    "source" if use["trigger"] else "target")  # fmt: skip
+                read, write = "read" in use["access"], "write" in use["access"]
+                role = "both" if read and write else (
+                    "source" if read else "target" if write else "unknown")  # fmt: skip
                 systems.append(
                     {
                         "workspace": ws, "recipe_id": rid, "connection_id": cid,
                         "application": self.connections[(ws, cid)]["application"],
                         "role": role, "step_numbers": ",".join(use["steps"]),
+                        "by_trigger": use["trigger"],
                     }
                 )  # fmt: skip
                 if not recipe["deleted"]:
@@ -906,19 +916,20 @@ def test_the_three_graphs():
 def test_role_both_gives_both_edges_and_unmapped_connections_are_their_application():
     b = Builder()
     b.connection(1, "SF", "salesforce")
-    b.connection(2, "Some API", "rest", system_id=None)
-    b.connection(3, "Other API", "rest", system_id=None)
+    app = "acme_erp_connector_42_1"  # a custom connector no catalogue system knows
+    b.connection(2, "Some API", app, system_id=None)
+    b.connection(3, "Other API", app, system_id=None)
+    b.connection(4, "Misc HTTP", "rest", system_id=None)
     b.recipe(1, "Owner sync", trigger("salesforce", "updated_object", 1,
-             act("salesforce", "update_sobject", 1), act("rest", "make_request_v2", 2),
-             act("rest", "make_request_v2", 3)))  # fmt: skip
+             act("salesforce", "update_sobject", 1), act(app, "create_order", 2),
+             act(app, "create_order", 3), act("rest", "make_request_v2", 4)))  # fmt: skip
     graphs = build_graphs(b.build())
     assert graphs.instances.has_edge(c(1), r(1)) and graphs.instances.has_edge(r(1), c(1))
     assert (
-        graphs.instances.nodes[c(2)]["system"]
-        == s("rest")
-        == graphs.instances.nodes[c(3)]["system"]
+        graphs.instances.nodes[c(2)]["system"] == s(app) == graphs.instances.nodes[c(3)]["system"]
     )
-    assert set(graphs.systems.edges()) == {(s("salesforce"), s("rest"))}
+    # An HTTP call whose method the step does not say is neither read nor write: no arrow.
+    assert set(graphs.systems.edges()) == {(s("salesforce"), s(app))}
 
 
 def test_graph_tables_columns_pagerank_and_components():
@@ -997,7 +1008,8 @@ def test_ranking_tables():
     ]  # fmt: skip
     assert len(complexity) == 4
     netsuite = systems.set_index("system").loc[s("netsuite")]
-    assert (netsuite["rank"], netsuite["recipe_count"], netsuite["neighbour_systems"]) == (1, 3, 2)
+    # Salesforce writes it; it feeds Slack (102) and, read by 105's search, Slack and Jira.
+    assert (netsuite["rank"], netsuite["recipe_count"], netsuite["neighbour_systems"]) == (1, 3, 3)
     jira = systems.set_index("system").loc[s("jira")]
     assert jira["recipe_count"] == 2
     assert jira["dependent_recipes"] == 3, "102 calls 103, which uses Jira"
@@ -1345,3 +1357,28 @@ def test_input_frames_must_have_the_columns():
     assert find_insights(empty, graphs, None, NOW) == []
     nodes, edges = graph_tables(graphs)
     assert nodes.empty and edges.empty
+
+
+def test_a_lookup_does_not_make_a_sync_loop():
+    """Salesforce events write NetSuite (101). A Slack command looks a sales order up in
+    NetSuite and updates Salesforce: data flows back, but no NetSuite change starts it, so no
+    write can trigger the other recipe again: no loop. A NetSuite-triggered write back to
+    Salesforce (104) is one."""
+    b = clean()
+    b.recipe(120, "Slack command: copy order status to Salesforce", trigger(
+        "slack", "new_message", 3,
+        try_(act("netsuite", "search_object_v2", 2), act("salesforce", "update_sobject", 1)),
+    ))  # fmt: skip
+
+    def loops() -> list[Any]:
+        inp = b.build()
+        return of(
+            find_insights(inp, build_graphs(inp), None, NOW), "circular_dependency", "system_loop"
+        )
+
+    assert loops() == []
+    add_loop_back(b)
+    (loop,) = loops()
+    assert loop.evidence["recipes_other_way"] == [r(104)] or loop.evidence["recipes_one_way"] == [
+        r(104)
+    ]

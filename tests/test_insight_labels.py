@@ -78,16 +78,27 @@ def analysis_input(recipes: list[Labelled], environments: dict[int, str]) -> Ana
                     "action_name": step.action_name, "skipped": step.skipped,
                     "protected": step.protected, "in_catch": step.in_catch,
                     "connection_id": step.connection_id, "reference_kind": step.reference_kind,
+                    "access": step.access,
                     **{c: detail.get(c) for c in STEP_DETAIL_COLUMNS},
                 }
             )  # fmt: skip
             if step.connection_id is not None and not step.skipped:
                 use = uses.setdefault(
-                    int(step.connection_id), {"app": step.application, "roles": set()}
+                    int(step.connection_id), {"app": step.application, "access": set()}
                 )
-                use["roles"].add("source" if step.keyword == "trigger" else "target")
+                use["access"].add(step.access)
         for cid, use in uses.items():
-            role = "both" if len(use["roles"]) == 2 else next(iter(use["roles"]))
+            # As archy.integration_systems derives it from each step's access.
+            read, write = "read" in use["access"], "write" in use["access"]
+            role = (
+                "both"
+                if read and write
+                else "source"
+                if read
+                else "target"
+                if write
+                else ("unknown")
+            )
             systems.append(
                 {
                     "workspace": WS, "recipe_id": recipe.recipe_id, "connection_id": cid,
