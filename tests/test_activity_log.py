@@ -424,3 +424,44 @@ def test_a_recipe_deleted_in_the_simulator_is_confirmed_deleted_by_the_sensor(
             "select id, deleted_at is not null from workato_raw.recipes order by id"
         ).fetchall()
     assert dict(rows) == {rid: rid == recipe_id for rid in [*ws.recipes, recipe_id]}
+
+
+def test_a_deleted_project_that_would_be_held_is_deleted_once_the_log_confirms_it(
+    simulator, instance, tmp_path, monkeypatch
+):
+    """A project deleted with its recipes vanishes like one taken out of the token's scope: a
+    plain sync holds it. The activity log's folder_deleted turns the hold into a deletion."""
+    ws = Workspace()
+    sales = ws.add_project("Sales")
+    old = ws.add_project("Old integrations")
+    keep = [
+        ws.add_recipe(f"Keep {i}", simple_code(), folder_id=sales.folder_id).id for i in range(4)
+    ]
+    gone = [ws.add_recipe(f"Gone {i}", simple_code(), folder_id=old.folder_id).id for i in range(2)]
+    sim = simulator(ws, rate_limits=None)
+    use_config(tmp_path, monkeypatch, [{"name": "Main Workspace"}])
+    workato = WorkatoResource(api_token=sim.token, base_url=sim.base_url, requests_per_minute=0)
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    resources = {"dlt": DagsterDltResource(), "workato": workato, "warehouse": warehouse}
+    assert materialize_sync(resources, instance=instance).success
+    cursor = tick(instance, None, workato).cursor
+
+    ws.delete_folder(old.folder_id)
+    (request,) = tick(instance, cursor, workato).run_requests
+    assert config_of(request)["confirmed_deletions"]["folders"] == [old.folder_id]
+    assert materialize_sync(
+        resources, request.partition_key, request.run_config, instance=instance
+    ).success
+
+    with warehouse.connect(read_only=True) as con:
+        deleted = con.execute(
+            "select id, deleted_at is not null, visible from workato_raw.recipes order by id"
+        ).fetchall()
+        held = con.execute(
+            "select count(*) from workato_raw.sync_issues where kind = 'deletion_held'"
+        ).fetchone()[0]
+    assert {rid: (is_deleted, visible) for rid, is_deleted, visible in deleted} == {
+        **{rid: (False, True) for rid in keep},
+        **{rid: (True, True) for rid in gone},
+    }
+    assert held == 0

@@ -611,9 +611,10 @@ class WorkspaceSync:
 
     def _folders_needed(self) -> bool:
         """Whether this sync must walk the folder tree (always, except a daily sync that
-        met no folder it does not know)."""
+        met no folder it does not know and was told of no deleted folder)."""
         if (
             self.options.full_refresh
+            or self.options.confirmed_deletions.get("folders")
             or self.options.selection.folders.active
             or not self.previous.active("folders")
         ):
