@@ -68,7 +68,9 @@ archy.yaml, :func:`parse_thresholds`).
     component, else medium (only async calls or Pub/Sub).
     rule ``system_loop`` (Workato's "infinite loop"): recipes triggered by connection a that
     write connection b while others triggered by b write a (``integration_systems.by_trigger``;
-    a lookup starts nothing, so it never makes a loop). The tables do
+    a lookup starts nothing, so it never makes a loop; a message or alert posted to a channel
+    of :data:`NOTIFY_APPLICATIONS` is not a record copied back, so it does not close one).
+    The tables do
     not say which object a step touches, so the same pair of connections both ways is the
     evidence used; the detail asks to check the objects. One insight per pair of systems
     (subjects: the system or two), listing the connection pairs and the recipes each way. High
@@ -1561,11 +1563,14 @@ def _circular_dependencies(model: _Model, graphs: Graphs, out: _Collector) -> No
 
 def _system_loops(model: _Model, out: _Collector) -> None:
     # Only event-driven flows can ping-pong: a recipe triggered by a change in A that writes B,
-    # and one triggered by a change in B that writes A. A lookup starts nothing.
+    # and one triggered by a change in B that writes A. A lookup starts nothing, and a message
+    # or alert posted to a channel (NOTIFY_APPLICATIONS) is not a record copied back.
     flows: dict[tuple[str, str], list[str]] = defaultdict(list)
     for recipe in model.recipes.values():
         for source in recipe.trigger_sources():
             for target in recipe.targets():
+                if model.connections[target].application in NOTIFY_APPLICATIONS:
+                    continue
                 if source != target:
                     flows[(source, target)].append(recipe.node)
     by_systems: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)

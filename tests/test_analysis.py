@@ -1382,3 +1382,18 @@ def test_a_lookup_does_not_make_a_sync_loop():
     assert loop.evidence["recipes_other_way"] == [r(104)] or loop.evidence["recipes_one_way"] == [
         r(104)
     ]
+
+
+def test_posting_to_a_channel_does_not_close_a_sync_loop():
+    """Salesforce events post to Slack; a Slack command creates Salesforce records. A message
+    is not a record copied back: no loop."""
+    b = clean()
+    b.recipe(121, "Slack command: new lead", trigger(
+        "slack_bot", "bot_command_v2", 3, try_(act("salesforce", "create_sobject", 1)),
+    ))  # fmt: skip
+    b.recipe(122, "Opportunity won to Slack", trigger(
+        "salesforce", "updated_object", 1, try_(act("slack", "post_message", 3)),
+    ))  # fmt: skip
+    inp = b.build()
+    assert of(find_insights(inp, build_graphs(inp), None, NOW), "circular_dependency",
+              "system_loop") == []  # fmt: skip
