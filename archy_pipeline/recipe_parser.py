@@ -115,6 +115,7 @@ from archy_pipeline.vocabulary import (
     ADHOC_HTTP_ACTION,
     classify_step,
     is_custom_connector,
+    is_dynamic,
     normalise_provider,
 )
 
@@ -257,18 +258,6 @@ class ParsedRecipe:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def is_dynamic(value: str) -> bool:
-    """Whether a string value is a datapill or formula rather than a literal."""
-    text = value.lstrip()
-    return (
-        text.startswith("=")
-        or "_dp(" in text
-        or "#{" in text
-        or "_('data." in text
-        or '_("data.' in text
-    )
 
 
 def _clip(text: str, limit: int) -> str:

@@ -260,7 +260,8 @@ class AccessOverrideError(ValueError):
     """``access.overrides`` in archy.yaml is not valid; the message names the key."""
 
 
-def _is_dynamic(value: str) -> bool:
+def is_dynamic(value: str) -> bool:
+    """Whether a string value is a datapill or formula rather than a literal."""
     text = value.lstrip()
     return (
         text.startswith("=")
@@ -371,7 +372,7 @@ def _http_target(application: str, name: str, inp: Mapping[str, Any]) -> str:
 def _is_query_endpoint(target: str) -> bool:
     path = target.split("?", 1)[0].split("#", 1)[0].rstrip("/")
     segment = path.rsplit("/", 1)[-1].lower()
-    return bool(segment) and not _is_dynamic(segment) and bool(_QUERY_SEGMENT.match(segment))
+    return bool(segment) and not is_dynamic(segment) and bool(_QUERY_SEGMENT.match(segment))
 
 
 def _by_words(name: str) -> tuple[Access, str] | None:
@@ -393,7 +394,7 @@ def _by_words(name: str) -> tuple[Access, str] | None:
 def _procedure(inp: Mapping[str, Any]) -> Access:
     for key in ("procedure", "procedure_name", "name"):
         value = inp.get(key)
-        if isinstance(value, str) and value.strip() and not _is_dynamic(value):
+        if isinstance(value, str) and value.strip() and not is_dynamic(value):
             bare = value.strip().strip('"[]`').rsplit(".", 1)[-1].strip('"[]`')
             bare = _PROCEDURE_PREFIX.sub("", bare)
             words = [w for w in re.split(r"[^a-z0-9]+", bare.lower()) if w]
@@ -429,7 +430,7 @@ def classify_step(
     is_http, raw_method = _http_method(application, name, inp)
     method = None
     if is_http and isinstance(raw_method, str) and raw_method.strip():
-        if not _is_dynamic(raw_method):
+        if not is_dynamic(raw_method):
             method = raw_method.strip().upper()
 
     forced = _override(overrides, application, lowered)
