@@ -23,7 +23,7 @@ from typing import Any
 
 from archy_pipeline.config import WorkspaceConfig
 from archy_pipeline.resources.workato import BASE_URL_ENV_VAR
-from archy_pipeline.resources.workato_client import (
+from archy_pipeline.workato.client import (
     TOKEN_ENV_VAR,
     WorkatoClient,
     WorkatoError,
@@ -260,11 +260,25 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class SimulatorMissing(RuntimeError):
+    """The demo and `simulator serve` need the workato-simulator package, which is not installed."""
+
+
+def _require_simulator() -> None:
+    try:
+        import workato_simulator  # noqa: F401
+    except ImportError as error:
+        raise SimulatorMissing(
+            "the Workato simulator is not installed: it ships in the repository, not in the "
+            "archy-pipeline wheel (from a checkout: make demo, or pip install -e ./simulator)"
+        ) from error
+
+
 def _build_simulator_workspace(args: argparse.Namespace):
-    from archy_pipeline.simulator.generator import generate_workspace
+    from workato_simulator.generator import generate_workspace
 
     if getattr(args, "exports", None):
-        from archy_pipeline.simulator.export_loader import load_exports
+        from workato_simulator.export_loader import load_exports
 
         report = load_exports(args.exports)
         for bad in report.bad_files:
@@ -275,7 +289,12 @@ def _build_simulator_workspace(args: argparse.Namespace):
 
 def cmd_simulator_serve(args: argparse.Namespace) -> int:
     """Serve a generated (or exported) workspace until interrupted."""
-    from archy_pipeline.simulator import DEFAULT_RATE_LIMITS, WorkatoSimulator
+    try:
+        _require_simulator()
+    except SimulatorMissing as error:
+        print(f"cannot serve the simulator: {error}", file=sys.stderr)
+        return 1
+    from workato_simulator import DEFAULT_RATE_LIMITS, WorkatoSimulator
 
     workspace = _build_simulator_workspace(args)
     sim = WorkatoSimulator(
@@ -331,8 +350,12 @@ def _print_open_insights(con: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator, check the connection, run the sync job, say where results are."""
     import duckdb
-
-    from archy_pipeline.simulator import WorkatoSimulator
+    try:
+        _require_simulator()
+    except SimulatorMissing as error:
+        print(f"cannot run the demo: {error}", file=sys.stderr)
+        return 1
+    from workato_simulator import WorkatoSimulator
 
     started = time.monotonic()
     workspace = _build_simulator_workspace(args)

@@ -48,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from archy_pipeline.vocabulary import AccessOverrideError, parse_access_overrides
+from archy_pipeline.workato.vocabulary import AccessOverrideError, parse_access_overrides
 
 CONFIG_ENV_VAR = "ARCHY_CONFIG"
 DEFAULT_CONFIG_PATH = "archy.yaml"

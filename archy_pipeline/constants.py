@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from archy_pipeline.workato_source.settings import DATASET_NAME
+from archy_pipeline.extract.tables import DATASET_NAME
 
 EXTRACT_GROUP = "extract"
 MAPPING_GROUP = "mapping"

@@ -79,6 +79,8 @@ def workspace_input(
 ) -> tuple[AnalysisInput, float]:
     import dagster as dg
     from dagster_dlt import DagsterDltResource
+    from workato_simulator import WorkatoSimulator
+    from workato_simulator.generator import generate_workspace
 
     from archy_pipeline.assets.extract import workato_raw_tables
     from archy_pipeline.assets.mapping import system_mappings, systems
@@ -86,8 +88,6 @@ def workspace_input(
     from archy_pipeline.constants import WORKSPACES
     from archy_pipeline.resources import WorkatoResource
     from archy_pipeline.resources.warehouse import WarehouseResource
-    from archy_pipeline.simulator import WorkatoSimulator
-    from archy_pipeline.simulator.generator import generate_workspace
 
     started = time.perf_counter()
     ws = generate_workspace(seed, recipes=recipes)

@@ -24,9 +24,8 @@ import statistics
 import time
 
 import httpx
-
-from archy_pipeline.simulator.generator import describe, generate_workspace
-from archy_pipeline.simulator.server import WorkatoSimulator
+from workato_simulator.generator import describe, generate_workspace
+from workato_simulator.server import WorkatoSimulator
 
 PER_PAGE = 100
 

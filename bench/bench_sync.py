@@ -56,7 +56,7 @@ FAMILIES = ("users", "recipes", "folders", "connections", "jobs")
 RECIPE_KINDS = ("status", "changed", "full", "single")
 QUOTA = 60  # Workato's default requests per minute per endpoint family
 WINDOW = 60.0  # seconds
-CLIENT_MARGIN = 1.05  # archy_pipeline.resources.workato_client.RateLimiter.MARGIN
+CLIENT_MARGIN = 1.05  # archy_pipeline.workato.client.RateLimiter.MARGIN
 PARTITION = "Main Workspace"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -177,11 +177,11 @@ def mutate(ws: Any, updated: int, stopped: int, deleted: int, connections: int) 
 def bench_size(recipes: int, args: argparse.Namespace, workdir: Path) -> list[RunFigures]:
     import dagster as dg
     from dagster_dlt import DagsterDltResource
+    from workato_simulator import WorkatoSimulator
+    from workato_simulator.generator import describe, generate_workspace
 
     from archy_pipeline.resources import WorkatoResource
     from archy_pipeline.resources.warehouse import WarehouseResource
-    from archy_pipeline.simulator import WorkatoSimulator
-    from archy_pipeline.simulator.generator import describe, generate_workspace
 
     start = time.perf_counter()
     ws = generate_workspace(args.seed, recipes=recipes)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from workato_simulator import WorkatoSimulator, Workspace
 
-from archy_pipeline.simulator import WorkatoSimulator, Workspace
 from tests.support import TIME_SCALE
 
 

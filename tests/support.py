@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archy_pipeline.resources.workato_client import WorkatoClient
-from archy_pipeline.simulator import WorkatoSimulator, Workspace
+from workato_simulator import WorkatoSimulator, Workspace
+
+from archy_pipeline.workato.client import WorkatoClient
 
 #: A token distinctive enough that finding it anywhere in captured output is meaningful.
 SECRET_TOKEN = "wrkaus-SECRET-7f3a9c1e5b2d4f6a8c0e"

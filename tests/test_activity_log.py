@@ -14,13 +14,13 @@ import httpx
 import pytest
 import yaml
 from dagster_dlt import DagsterDltResource
+from workato_simulator import Workspace
 
-from archy_pipeline.activity import OVERLAP, poll
 from archy_pipeline.definitions import defs
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
-from archy_pipeline.simulator import Workspace
+from archy_pipeline.workato.activity import OVERLAP, poll
 from tests.support import client_for, materialize_sync, simple_code
 
 ENTRY_KEYS = {"id", "event_type", "timestamp", "workspace", "user", "resource", "details"}
@@ -189,7 +189,7 @@ def test_the_client_stops_when_the_cursor_does_not_move(simulator):
         # A server ignoring page[after] would answer the first page again: no endless loop.
         original = client.activity_log_page
         client.activity_log_page = lambda **kw: original(**{**kw, "after": None})
-        from archy_pipeline.resources.workato_client import WorkatoResponseError
+        from archy_pipeline.workato.client import WorkatoResponseError
 
         with pytest.raises(WorkatoResponseError, match="did not move on"):
             list(client.iter_activity_logs())

@@ -38,7 +38,7 @@ from archy_pipeline.analysis import (
     ranking_tables,
 )
 from archy_pipeline.config import ConfigError
-from archy_pipeline.vocabulary import classify_step
+from archy_pipeline.workato.vocabulary import classify_step
 
 NOW = datetime(2025, 6, 20, 12, 0, tzinfo=timezone.utc)
 WS = "ACME"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
+from workato_simulator.workspace import application_config
+
 from archy_pipeline.cli import main
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator.workspace import application_config
 from tests.test_transform import STOP, acme, block, rows, run_pipeline
 
 
@@ -217,7 +218,7 @@ def test_inactive_findings_on_a_generated_workspace_are_the_recipes_generated_in
     import json
     from datetime import datetime, timezone
 
-    from archy_pipeline.simulator.generator import generate_workspace
+    from workato_simulator.generator import generate_workspace
 
     ws = generate_workspace(11, recipes=80)
     sim = simulator(ws, rate_limits=None)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from archy_pipeline.changes import Snapshot, diff_snapshots, sync_error_events
+from workato_simulator.workspace import application_config
+
+from archy_pipeline.notify.changes import Snapshot, diff_snapshots, sync_error_events
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator.workspace import application_config
 from tests.test_transform import acme, block, rows, run_pipeline
 
 AT = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from archy_pipeline.describe import describe_recipe, display_name, humanize
+from archy_pipeline.workato.descriptions import describe_recipe, display_name, humanize
 
 
 def step(number, keyword, provider=None, name=None, **extra):

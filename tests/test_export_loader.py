@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from archy_pipeline.simulator.export_loader import (
+from workato_simulator.export_loader import (
     CORPUS_ENV_VAR,
     EXTERNAL_RECIPE_ID_BASE,
     UNKNOWN_APPLICATION,
@@ -18,8 +17,8 @@ from archy_pipeline.simulator.export_loader import (
     load_corpus,
     load_exports,
 )
-from archy_pipeline.simulator.server import WorkatoSimulator
-from archy_pipeline.simulator.workspace import Workspace, iter_blocks
+from workato_simulator.server import WorkatoSimulator
+from workato_simulator.workspace import Workspace, iter_blocks
 
 REDHAT = "redhat-cbp-workato__workato-devops-workbot"
 CUSTOM_PROVIDER = "cicd_for_git_hub_v3_connector_865610_1730209886"

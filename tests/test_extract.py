@@ -7,13 +7,13 @@ from pathlib import Path
 
 import duckdb
 from dagster_dlt import DagsterDltResource
+from workato_simulator.generator import generate_workspace
+from workato_simulator.workspace import iter_blocks
 
 from archy_pipeline.definitions import defs
+from archy_pipeline.extract.tables import RAW_TABLES
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator.generator import generate_workspace
-from archy_pipeline.simulator.workspace import iter_blocks
-from archy_pipeline.workato_source.settings import RAW_TABLES
 from tests.support import materialize_sync
 
 

@@ -1,4 +1,4 @@
-"""Tests for the deterministic workspace generator (archy_pipeline.simulator.generator).
+"""Tests for the deterministic workspace generator (workato_simulator.generator).
 
 Each check walks the generated workspace itself (or what the simulator serves over HTTP) with
 its own logic, rather than trusting the generator's bookkeeping.
@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import networkx as nx
 import pytest
-
-from archy_pipeline.simulator.generator import (
+from workato_simulator.generator import (
     BUILTIN_PROVIDERS,
     CONNECTION_PROVIDERS,
     MAX_RECIPES,
@@ -25,8 +24,8 @@ from archy_pipeline.simulator.generator import (
     generate_workspace,
     history_window,
 )
-from archy_pipeline.simulator.server import WorkatoSimulator
-from archy_pipeline.simulator.workspace import STOP_CAUSES, Workspace
+from workato_simulator.server import WorkatoSimulator
+from workato_simulator.workspace import STOP_CAUSES, Workspace
 
 #: A pinned reference day for tests that look at dates (any instant of the day gives the same).
 PINNED_NOW = datetime(2026, 3, 15, 17, 42, tzinfo=timezone.utc)

@@ -14,16 +14,16 @@ import dagster as dg
 import httpx
 import pytest
 from dagster_dlt import DagsterDltResource
+from workato_simulator import Workspace
+from workato_simulator.generator import generate_workspace
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.resources.workato_client import (
+from archy_pipeline.workato.client import (
     WorkatoAccessDeniedError,
     WorkatoAuthenticationError,
     WorkatoWorkspaceMismatchError,
 )
-from archy_pipeline.simulator import Workspace
-from archy_pipeline.simulator.generator import generate_workspace
 from tests.support import client_for, materialize_sync, simple_code
 
 PROD = "sim-prod-token-0123456789"

@@ -29,7 +29,7 @@ from archy_pipeline.analysis import (
     error_handling_details,
     find_insights,
 )
-from archy_pipeline.recipe_parser import parse_code
+from archy_pipeline.workato.recipe_parser import parse_code
 from tests.support import report_figure
 
 LABELS = Path(__file__).parent / "fixtures" / "insight_labels.yaml"
@@ -230,7 +230,7 @@ def test_hand_built_labels():
 
 
 def test_corpus_labels():
-    from archy_pipeline.simulator.export_loader import corpus_dir, load_corpus
+    from workato_simulator.export_loader import corpus_dir, load_corpus
 
     if not corpus_dir().is_dir():
         pytest.skip(f"the corpus is not here ({corpus_dir()}): ../shared is absent")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import psycopg2
 import pytest
 from dagster_dlt import DagsterDltResource
+from workato_simulator.generator import generate_workspace
+from workato_simulator.workspace import iter_blocks
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator.generator import generate_workspace
-from archy_pipeline.simulator.workspace import iter_blocks
 from tests.support import materialize_sync, simple_code
 
 pytestmark = pytest.mark.postgres

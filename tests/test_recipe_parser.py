@@ -1,4 +1,4 @@
-"""archy_pipeline.recipe_parser: genuine exports, simulator (live) recipes, deep and broken trees.
+"""The recipe parser: genuine exports, simulator (live) recipes, deep and broken trees.
 
 Expected values for the corpus were worked out by hand from the files (read with jq), not by
 running the parser.
@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workato_simulator.export_loader import corpus_dir
+from workato_simulator.generator import generate_workspace
 
-from archy_pipeline.recipe_parser import (
+from archy_pipeline.workato.recipe_parser import (
     CALL_KINDS,
     EXCERPT_CHARS,
     REFERENCE_KINDS,
@@ -32,8 +34,6 @@ from archy_pipeline.recipe_parser import (
     parse_recipe,
     summarize,
 )
-from archy_pipeline.simulator.export_loader import corpus_dir
-from archy_pipeline.simulator.generator import generate_workspace
 
 CUSTOM_PROVIDER = "cicd_for_git_hub_v3_connector_865610_1730209886"
 DELETE_BY_LEGACY_ID = (
@@ -957,7 +957,7 @@ def test_module_imports_neither_dagster_nor_dlt() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, archy_pipeline.recipe_parser; "
+            "import sys, archy_pipeline.workato.recipe_parser; "
             "print('dagster' in sys.modules, 'dlt' in sys.modules)",
         ],
         capture_output=True,

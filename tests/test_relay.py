@@ -9,11 +9,11 @@ import re
 import zipfile
 
 import pytest
+from workato_simulator import Workspace
+from workato_simulator.export_loader import load_exports
 
-from archy_pipeline.recipe_parser import parse_recipe
-from archy_pipeline.simulator import Workspace
-from archy_pipeline.simulator.export_loader import load_exports
 from archy_pipeline.webhooks import EVENT_TYPES, RELAY_PACKAGE, WebhookReceiver, sign
+from archy_pipeline.workato.recipe_parser import parse_recipe
 
 SOURCES = RELAY_PACKAGE.parent / "archy_realtime_relay"
 SECRET = "whsec-relay-0123456789abcdef"

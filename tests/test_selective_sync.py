@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster_dlt import DagsterDltResource
+from workato_simulator import Workspace
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator import Workspace
 from tests.support import materialize_sync, simple_code
 
 

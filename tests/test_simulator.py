@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
+from workato_simulator import Workspace
+from workato_simulator.workspace import parse_ts
 
-from archy_pipeline.simulator import Workspace
-from archy_pipeline.simulator.workspace import parse_ts
 from tests.support import simple_code, workspace_with_recipes
 
 # §2.1 GET /api/users/me
@@ -389,7 +389,7 @@ def test_request_log_records_method_path_query_status_and_time(simulator, hand_b
 
 
 def test_simulator_refuses_to_listen_beyond_loopback(hand_built):
-    from archy_pipeline.simulator import WorkatoSimulator
+    from workato_simulator import WorkatoSimulator
 
     with pytest.raises(ValueError, match="loopback"):
         WorkatoSimulator(hand_built, host="0.0.0.0")

@@ -19,7 +19,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from archy_pipeline.sql_models import (
+from archy_pipeline.sql.engine import (
     ColumnTest,
     SqlModel,
     SqlModelError,

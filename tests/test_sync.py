@@ -13,12 +13,12 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster_dlt import DagsterDltResource
+from workato_simulator import WorkatoSimulator, Workspace
+from workato_simulator.generator import generate_workspace
+from workato_simulator.workspace import iter_blocks
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator import WorkatoSimulator, Workspace
-from archy_pipeline.simulator.generator import generate_workspace
-from archy_pipeline.simulator.workspace import iter_blocks
 from tests.support import materialize_sync, simple_code
 
 

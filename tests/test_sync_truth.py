@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from dagster_dlt import DagsterDltResource
+from workato_simulator import WorkatoSimulator, Workspace
+from workato_simulator.workspace import application_config
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator import WorkatoSimulator, Workspace
-from archy_pipeline.simulator.workspace import application_config
 from tests.support import materialize_sync, materialize_transform, simple_code
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster_dlt import DagsterDltResource
+from workato_simulator import Workspace
+from workato_simulator.workspace import application_config
 
 from archy_pipeline.assets.analysis import analysis_tables
 from archy_pipeline.assets.changes import change_events
@@ -22,8 +24,6 @@ from archy_pipeline.assets.transform import (
 )
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.simulator import Workspace
-from archy_pipeline.simulator.workspace import application_config
 from tests.support import materialize_sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -541,7 +541,7 @@ mapping:
 
 
 def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
-    from archy_pipeline.simulator.generator import describe, generate_workspace
+    from workato_simulator.generator import describe, generate_workspace
 
     ws = generate_workspace(31, recipes=200)
     stats = describe(ws)

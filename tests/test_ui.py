@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, Route, expect, sync_playwright
+from workato_simulator.generator import generate_workspace
 
 from archy_pipeline.cli import main
-from archy_pipeline.simulator.generator import generate_workspace
 
 pytestmark = pytest.mark.ui
 

@@ -1,4 +1,4 @@
-"""archy_pipeline.vocabulary: read/write classification of steps, table-driven, and the
+"""archy_pipeline.workato.vocabulary: read/write classification of steps, table-driven, and the
 hand-checked access of every step of the 18 genuine corpus recipes."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from workato_simulator.export_loader import corpus_dir
 
 from archy_pipeline.config import ConfigError, parse_config
-from archy_pipeline.recipe_parser import parse_code, parse_recipe
-from archy_pipeline.simulator.export_loader import corpus_dir
-from archy_pipeline.vocabulary import (
+from archy_pipeline.workato.recipe_parser import parse_code, parse_recipe
+from archy_pipeline.workato.vocabulary import (
     AccessOverrideError,
     AccessShare,
     classify_sql,
@@ -528,7 +528,7 @@ def test_module_imports_neither_dagster_nor_dlt() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, archy_pipeline.vocabulary; "
+            "import sys, archy_pipeline.workato.vocabulary; "
             "print('dagster' in sys.modules, 'dlt' in sys.modules)",
         ],
         capture_output=True,

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+from workato_simulator import Workspace
 
 from archy_pipeline.resources import WorkatoResource
-from archy_pipeline.resources.workato_client import (
+from archy_pipeline.workato.client import (
     DATA_CENTERS,
     WorkatoAccessDeniedError,
     WorkatoAuthenticationError,
@@ -29,7 +30,6 @@ from archy_pipeline.resources.workato_client import (
     parse_retry_after,
     resolve_base_url,
 )
-from archy_pipeline.simulator import Workspace
 from tests.support import SECRET_TOKEN, client_for, simple_code, workspace_with_recipes
 
 # ---------------------------------------------------------------------- pagination

@@ -9,10 +9,10 @@ from typing import Any
 import dagster as dg
 
 from archy_pipeline.assets.transform import table_metadata
-from archy_pipeline.changes import Snapshot, diff_snapshots, sync_error_events
 from archy_pipeline.constants import ARCHY_SCHEMA, OWNERS, WAREHOUSE_POOL
+from archy_pipeline.extract.tables import DATASET_NAME
+from archy_pipeline.notify.changes import Snapshot, diff_snapshots, sync_error_events
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.workato_source.settings import DATASET_NAME
 
 #: Internal schema for state the change feed keeps between runs (not for analysts).
 STATE_SCHEMA = "archy_state"

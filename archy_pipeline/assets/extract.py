@@ -23,16 +23,16 @@ from archy_pipeline.constants import (
     WORKSPACES,
     raw_key,
 )
-from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.resources.workato import WorkatoResource
-from archy_pipeline.vocabulary import AccessShare
-from archy_pipeline.workato_source import (
+from archy_pipeline.extract import (
     DATASET_NAME,
     PreviousState,
     SyncIssue,
     SyncOptions,
     workato_source,
 )
+from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.resources.workato import WorkatoResource
+from archy_pipeline.workato.vocabulary import AccessShare
 
 #: Tables whose previous rows the incremental sync compares against.
 TRACKED_TABLES = ("workspace", "folders", "projects", "connections", "recipes")

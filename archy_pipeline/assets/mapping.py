@@ -11,6 +11,7 @@ import dagster as dg
 from archy_pipeline.assets.transform import table_metadata
 from archy_pipeline.config import load_config
 from archy_pipeline.constants import ARCHY_SCHEMA, MAPPING_GROUP, OWNERS, WAREHOUSE_POOL
+from archy_pipeline.extract.tables import DATASET_NAME
 from archy_pipeline.mapping import (
     ConnectionInfo,
     load_catalogue,
@@ -19,7 +20,6 @@ from archy_pipeline.mapping import (
     parse_mapping_config,
 )
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.workato_source.settings import DATASET_NAME
 
 SYSTEM_COLUMNS = {
     "system_id": "varchar",

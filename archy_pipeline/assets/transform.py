@@ -1,7 +1,7 @@
 """The analysts' tables: SQL models from dbt_like_sql/ and the Python tables they read.
 
 Every ``dbt_like_sql/<schema>/<table>.sql`` is an asset ``[schema, table]`` in the group named
-by its folder; its dependencies are read from the SQL (see :mod:`archy_pipeline.sql_models`).
+by its folder; its dependencies are read from the SQL (see :mod:`archy_pipeline.sql.engine`).
 All models run in one step, in dependency order, each published atomically, so a model that
 fails leaves its previous table whole. Column tags in the SQL become asset checks.
 
@@ -20,13 +20,15 @@ from typing import Any
 import dagster as dg
 
 from archy_pipeline.constants import ARCHY_SCHEMA, DAILY_FRESHNESS, OWNERS, WAREHOUSE_POOL
-from archy_pipeline.describe import describe_all
+from archy_pipeline.extract.tables import DATASET_NAME, RAW_TABLES
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.sql_models import SqlModel, load_models, topological_order
-from archy_pipeline.workato_source.settings import DATASET_NAME, RAW_TABLES
+from archy_pipeline.sql.engine import SqlModel, load_models, topological_order
+from archy_pipeline.workato.descriptions import describe_all
+from dbt_like_sql import models_path
 
 MODELS_ENV_VAR = "ARCHY_MODELS_DIR"
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+#: The models shipped with the package (dbt_like_sql/ in the repository).
+DEFAULT_MODELS_DIR = models_path()
 
 #: Tables the models may read that are not models themselves.
 PYTHON_TABLES = {

@@ -1,6 +1,6 @@
 """Resources: the Workato client and the warehouse."""
 
 from archy_pipeline.resources.workato import WorkatoResource
-from archy_pipeline.resources.workato_client import WorkatoClient, WorkatoError
+from archy_pipeline.workato.client import WorkatoClient, WorkatoError
 
 __all__ = ["WorkatoClient", "WorkatoError", "WorkatoResource"]

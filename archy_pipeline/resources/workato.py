@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from archy_pipeline.config import WorkspaceConfig
-from archy_pipeline.resources.workato_client import WorkatoClient
+from archy_pipeline.workato.client import WorkatoClient
 
 BASE_URL_ENV_VAR = "WORKATO_BASE_URL"
 

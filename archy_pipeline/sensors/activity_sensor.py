@@ -2,7 +2,7 @@
 
 Workato does not push recipe, connection or folder changes anywhere (addendum §3); its
 activity audit log API records them (addendum §1). Every minute this sensor reads each
-workspace's log after its cursor (:mod:`archy_pipeline.activity`: at most a few requests,
+workspace's log after its cursor (:mod:`archy_pipeline.workato.activity`: at most a few requests,
 well inside the Environment management family's 60 requests per minute) and, when entries
 name recipes, connections or folders, asks for one incremental ``sync_job`` run of that
 workspace. Deletions the log records (``recipe_deleted``, ``connection_deleted``,
@@ -24,12 +24,12 @@ from typing import Any
 
 import dagster as dg
 
-from archy_pipeline.activity import PollResult, poll
 from archy_pipeline.config import ConfigError, load_config
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.resources.workato import WorkatoResource
-from archy_pipeline.resources.workato_client import WorkatoError
 from archy_pipeline.sensors.jobs import sync_job
+from archy_pipeline.workato.activity import PollResult, poll
+from archy_pipeline.workato.client import WorkatoError
 
 #: A sensor tick must finish well inside Dagster's 60 s evaluation timeout.
 MAX_ATTEMPTS = 2

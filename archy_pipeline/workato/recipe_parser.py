@@ -22,13 +22,13 @@ Public API
   carries a short ``message`` and an ``excerpt`` (at most :data:`EXCERPT_CHARS` characters)
   of the offending text. Callers turn it into an error row and carry on.
 * :func:`normalise_provider`, :func:`is_custom_connector` (from
-  :mod:`archy_pipeline.vocabulary`), :func:`is_dynamic`.
+  :mod:`archy_pipeline.workato.vocabulary`), :func:`is_dynamic`.
 
 Access
 ------
 Every step gets ``access`` (``read``/``write``/``unknown``, None for control blocks and
 platform connectors without a connection), ``http_method`` and ``access_reason`` from
-:func:`archy_pipeline.vocabulary.classify_step`, which owns the rules (workato-api-addendum
+:func:`archy_pipeline.workato.vocabulary.classify_step`, which owns the rules (workato-api-addendum
 §7); archy.yaml overrides come in as ``access_overrides``.
 
 Walk
@@ -111,7 +111,7 @@ from json.decoder import scanstring
 from typing import Any
 from urllib.parse import urlsplit
 
-from archy_pipeline.vocabulary import (
+from archy_pipeline.workato.vocabulary import (
     ADHOC_HTTP_ACTION,
     classify_step,
     is_custom_connector,
@@ -218,7 +218,7 @@ class Step:
     #: Clipped raw text of an unresolved reference (datapill/formula, relative URL/path...).
     reference_raw: str | None = None
     #: ``read``/``write``/``unknown`` on the step's application; None for control blocks and
-    #: platform connectors (:func:`archy_pipeline.vocabulary.classify_step`).
+    #: platform connectors (:func:`archy_pipeline.workato.vocabulary.classify_step`).
     access: str | None = None
     #: Upper-case HTTP method of an HTTP step (None when absent or dynamic).
     http_method: str | None = None
@@ -726,7 +726,7 @@ def parse_code(
     ``config`` None means "not given": steps then get ``connection_id`` None and no warning
     about providers missing from config. ``access_overrides`` are validated
     ``access.overrides`` from archy.yaml
-    (:func:`archy_pipeline.vocabulary.parse_access_overrides`).
+    (:func:`archy_pipeline.workato.vocabulary.parse_access_overrides`).
 
     Raises:
         RecipeParseError: ``code`` is not valid JSON, not a JSON object, or not a tree

@@ -10,7 +10,7 @@ import random
 from datetime import timedelta, timezone
 from typing import Any
 
-from archy_pipeline.simulator.workspace import Recipe, format_ts
+from workato_simulator.workspace import Recipe, format_ts
 
 #: How many recent jobs the endpoint returns per call.
 JOBS_PAGE = 100

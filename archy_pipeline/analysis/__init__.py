@@ -112,7 +112,7 @@ archy.yaml, :func:`parse_thresholds`).
     (``workato_variable``) and, after the try block, a step outside any catch reports (as
     above) from inside an if/elsif/else, or stops with an error. Which variable that condition
     reads is not followed: a report about something else is taken for handling. Steps that
-    only read (the step's ``access``, else :func:`archy_pipeline.vocabulary.classify_step` on
+    only read (the step's ``access``, else ``vocabulary.classify_step`` on
     its name) never count as recording or alerting.
     ``retry_count`` and ``stop_with_error`` are optional ``steps`` columns
     (:data:`STEP_DETAIL_COLUMNS`), read from the recipes' code by :func:`add_step_details`;
@@ -221,7 +221,7 @@ import numpy as np
 import pandas as pd
 
 from archy_pipeline.config import ConfigError
-from archy_pipeline.vocabulary import classify_step
+from archy_pipeline.workato.vocabulary import classify_step
 
 __all__ = [
     "BATCH_ACTIONS",

@@ -5,7 +5,7 @@ recipes with ``code`` as a JSON *object* and every cross-asset reference as an o
 ``{zip_name, name, folder[, folder_full_path][, custom]}`` (reference doc §3.1). The live API
 the simulator serves has numeric ids instead. :func:`load_exports` turns a folder of such
 packages into live items so genuine exports can be served by
-:class:`~archy_pipeline.simulator.server.WorkatoSimulator`::
+:class:`~workato_simulator.server.WorkatoSimulator`::
 
     report = load_exports(corpus_dir())
     with WorkatoSimulator(report.workspace, rate_limits=None) as sim:
@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from archy_pipeline.simulator.workspace import (
+from workato_simulator.workspace import (
     Connection,
     Recipe,
     Workspace,
@@ -84,7 +84,7 @@ from archy_pipeline.simulator.workspace import (
 
 #: Environment variable overriding :func:`corpus_dir`.
 CORPUS_ENV_VAR = "ARCHY_CORPUS_DIR"
-#: Repository root (the folder holding ``pyproject.toml``).
+#: Repository root (the folder holding the product's ``pyproject.toml``).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The shared corpus of genuine exports, ``../shared/corpus/workato-exports`` from the repo.
 DEFAULT_CORPUS_DIR = (REPO_ROOT.parent / "shared" / "corpus" / "workato-exports").resolve()

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from archy_pipeline.simulator.workspace import STOP_CAUSES, Token, Workspace, parse_ts
+from workato_simulator.workspace import STOP_CAUSES, Token, Workspace, parse_ts
 
 #: Workato's published default quotas, requests per minute per workspace (reference §1.4).
 DEFAULT_RATE_LIMITS: dict[str, int] = {
@@ -291,7 +291,7 @@ class WorkatoSimulator:
             ]
 
     def add_token(self, value: str, **scope: Any) -> Token:
-        """Register a scoped token (see :class:`~archy_pipeline.simulator.workspace.Token`)."""
+        """Register a scoped token (see :class:`~workato_simulator.workspace.Token`)."""
         return self.workspace.add_token(value, **scope)
 
     # ------------------------------------------------------------------ request handling
@@ -509,7 +509,7 @@ def _recipe(ws: Workspace, token: Token, query: dict[str, list[str]], recipe_id:
 
 
 def _jobs(ws: Workspace, token: Token, query: dict[str, list[str]], recipe_id: str) -> Any:
-    from archy_pipeline.simulator.jobs import list_jobs
+    from workato_simulator.jobs import list_jobs
 
     with ws.lock:
         recipe = ws.recipes.get(int(recipe_id))

@@ -82,13 +82,13 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from archy_pipeline.config import DEFAULT_ENVIRONMENTS, ConfigError, environment_of
-from archy_pipeline.vocabulary import (
+from archy_pipeline.workato.vocabulary import (
     GENERIC_PROVIDERS,
     PLATFORM_PROVIDERS,
     custom_connector_slug,
     is_platform_provider,
 )
-from archy_pipeline.vocabulary import normalise_provider as _strip_secondary
+from archy_pipeline.workato.vocabulary import normalise_provider as _strip_secondary
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -115,7 +115,7 @@ MatchMethod = Literal["manual", "rule", "provider", "alias", "fuzzy"]
 
 DEFAULT_FUZZY_THRESHOLD = 85.0
 
-#: Provider knowledge lives in archy_pipeline.vocabulary; the names stay importable from here.
+#: Provider knowledge lives in the Workato vocabulary; the names stay importable from here.
 BUILTIN_PROVIDERS: frozenset[str] = PLATFORM_PROVIDERS
 
 #: Aliases that are ordinary words: in a connection name they suggest, never decide.

@@ -30,8 +30,7 @@ from functools import cached_property
 from typing import Any
 
 from archy_pipeline.config import DEFAULT_ENVIRONMENTS, SyncSelection, environment_of
-from archy_pipeline.recipe_parser import RecipeParseError, parse_recipe
-from archy_pipeline.resources.workato_client import (
+from archy_pipeline.workato.client import (
     WorkatoAccessDeniedError,
     WorkatoClient,
     WorkatoError,
@@ -39,6 +38,7 @@ from archy_pipeline.resources.workato_client import (
     WorkspaceIdentity,
     format_api_time,
 )
+from archy_pipeline.workato.recipe_parser import RecipeParseError, parse_recipe
 
 log = logging.getLogger(__name__)
 

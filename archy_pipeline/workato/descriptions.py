@@ -4,7 +4,7 @@
 Sales Order in NetSuite and posts a message to Slack."
 
 Pure: no Dagster or dlt import. The verb follows each step's access as the vocabulary decides it
-(:func:`archy_pipeline.vocabulary.classify_step`: a lookup reads, a POST writes, an unknown
+(:func:`archy_pipeline.workato.vocabulary.classify_step`: a lookup reads, a POST writes, an unknown
 action "runs"), the wording the action name and the object its input names; built-in helpers
 (logger, variables, parsers) are left out because they say nothing about the architecture.
 """
@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from archy_pipeline.recipe_parser import RecipeParseError, normalise_provider, parse_recipe
-from archy_pipeline.vocabulary import DISPLAY_NAMES, HELPERS, display_name
+from archy_pipeline.workato.recipe_parser import RecipeParseError, normalise_provider, parse_recipe
+from archy_pipeline.workato.vocabulary import DISPLAY_NAMES, HELPERS, display_name
 
 __all__ = [
     "DISPLAY_NAMES",

@@ -48,8 +48,8 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from archy_pipeline.changes import EVENT_TYPES
 from archy_pipeline.config import ConfigError, config_path
+from archy_pipeline.notify.changes import EVENT_TYPES
 
 logger = logging.getLogger(__name__)
 

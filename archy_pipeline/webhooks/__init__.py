@@ -6,7 +6,7 @@ Workato or by a user, a recipe is started, a job fails or a connection is discon
 (addendum §3), and an HTTP step forwards each one here. The project ships that relay as an
 importable package (``archy_pipeline/data/relay/``, see docs/operations.md). No RecipeOps
 trigger fires on recipe, connection or folder create / update / delete: those come from the
-activity audit log (:mod:`archy_pipeline.activity`).
+activity audit log (:mod:`archy_pipeline.workato.activity`).
 
 The receiver authenticates each POST, validates it and appends it to a durable inbox (SQLite
 in WAL mode). The Dagster ``webhook_sensor`` reads the inbox after its cursor and asks for an
@@ -75,7 +75,7 @@ from urllib.parse import urlsplit
 logger = logging.getLogger(__name__)
 
 #: The relay recipes as an importable Workato package (its sources sit beside it).
-RELAY_PACKAGE = Path(__file__).parent / "data" / "relay" / "archy_realtime_relay.zip"
+RELAY_PACKAGE = Path(__file__).parents[1] / "data" / "relay" / "archy_realtime_relay.zip"
 
 SECRET_ENV_VAR = "ARCHY_WEBHOOK_SECRET"
 INBOX_ENV_VAR = "ARCHY_WEBHOOK_INBOX"

@@ -1,11 +1,11 @@
 """A faithful local simulator of the read side of the Workato Developer API."""
 
-from archy_pipeline.simulator.server import (
+from workato_simulator.server import (
     DEFAULT_RATE_LIMITS,
     Fault,
     RequestRecord,
     WorkatoSimulator,
 )
-from archy_pipeline.simulator.workspace import Workspace
+from workato_simulator.workspace import Workspace
 
 __all__ = ["DEFAULT_RATE_LIMITS", "Fault", "RequestRecord", "WorkatoSimulator", "Workspace"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from archy_pipeline.resources.workato_client import (
+from archy_pipeline.workato.client import (
     WorkatoAccessDeniedError,
     WorkatoAuthenticationError,
     WorkatoClient,

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from archy_pipeline.simulator.workspace import (
+from workato_simulator.workspace import (
     STOP_CAUSES,
     Workspace,
     application_config,

@@ -1,0 +1,1 @@
+"""The SQL model engine: models in dbt_like_sql/, dependencies read with sqlglot."""
