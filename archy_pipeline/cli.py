@@ -350,6 +350,7 @@ def _print_open_insights(con: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start the simulator, check the connection, run the sync job, say where results are."""
     import duckdb
+
     try:
         _require_simulator()
     except SimulatorMissing as error:
