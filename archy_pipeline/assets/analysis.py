@@ -20,7 +20,6 @@ import pandas as pd
 from archy_pipeline.analysis import (
     INPUT_COLUMNS,
     INPUT_TABLES,
-    KINDS,
     AnalysisInput,
     add_step_details,
     build_graphs,
@@ -34,37 +33,13 @@ from archy_pipeline.assets.transform import table_metadata
 from archy_pipeline.config import load_config
 from archy_pipeline.constants import ANALYSIS_GROUP, ARCHY_SCHEMA, OWNERS, WAREHOUSE_POOL
 from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.warehouse import read_views
 
 INSIGHT_STATE_COLUMNS = ("first_seen_at", "last_seen_at", "status")
 
-_KIND_RANK = " ".join(f"when '{kind}' then {rank}" for rank, kind in enumerate(KINDS))
-_PRIORITY = (
-    "case severity when 'high' then 0 when 'medium' then 1 else 2 end, "
-    "case when production then 0 else 1 end, affected_recipes desc, failed_jobs desc, "
-    f"case kind {_KIND_RANK} else {len(KINDS)} end, workspace, title, insight_id"
-)
-
-#: The views analysts query; each reads only tables this module publishes.
-VIEWS = {
-    "v_most_complex_integrations": """
-        select c.workspace, c.recipe_id, c.name, c.score, c.percentile,
-               i.status, i.folder_path, i.trigger_application, i.step_count, i.max_depth
-        from archy.recipe_complexity as c
-        left join archy.integrations as i
-            on i.workspace = c.workspace and i.recipe_id = c.recipe_id
-        order by c.score desc""",
-    "v_system_dependency_ranking": """
-        select * from archy.system_dependency_ranking order by workspace, rank""",
-    # What to fix first (docs/analysis.md; the same order as analysis.priority_key): severity,
-    # a production connection involved, affected recipes, failed jobs, then kind and title.
-    "v_recommendations": f"""
-        select row_number() over (order by {_PRIORITY}) as priority,
-               workspace, severity, kind, category, title, recommendation, detail,
-               affected_recipes, failed_jobs, production, subjects, insight_id, first_seen_at
-        from archy.insights
-        where status = 'open'
-        order by priority""",
-}
+#: The views analysts query (``archy_pipeline/warehouse/views/archy/*.sql``); each reads only
+#: tables this module publishes.
+VIEWS = read_views(ARCHY_SCHEMA)
 
 
 def _frame(warehouse: WarehouseResource, schema: str, table: str, columns: tuple) -> pd.DataFrame:
@@ -206,11 +181,8 @@ def analysis_tables(
     merged = merge_insight_state(insights_table(insights), previous, now)
     # Views read these tables: drop them while the tables are swapped (PostgreSQL would refuse
     # to drop a table a view depends on), then create them again.
-    with warehouse.connect() as connection:
-        for view in VIEWS:
-            connection.cursor().execute(f'drop view if exists "{ARCHY_SCHEMA}"."{view}"')
-        if warehouse.dsn:
-            connection.commit()
+    backend = warehouse.backend
+    backend.drop_views(ARCHY_SCHEMA, list(VIEWS))
     for table, frame in (
         ("graph_nodes", nodes),
         ("graph_edges", edges),
@@ -230,11 +202,7 @@ def analysis_tables(
             metadata["resolved"] = int((merged["status"] == "resolved").sum())
         context.log.info(f"archy.{table}: {count} rows")
         yield dg.MaterializeResult(asset_key=[ARCHY_SCHEMA, table], metadata=metadata)
-    with warehouse.connect() as connection:
-        for view, sql in VIEWS.items():
-            connection.cursor().execute(f'create view "{ARCHY_SCHEMA}"."{view}" as {sql}')
-        if warehouse.dsn:
-            connection.commit()
+    backend.create_views(ARCHY_SCHEMA, VIEWS)
 
 
 def open_insight_snapshot(warehouse: WarehouseResource) -> dict[tuple, dict[str, Any]]:

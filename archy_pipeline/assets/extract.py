@@ -99,7 +99,7 @@ def step_access_share(warehouse: WarehouseResource, workspace: str) -> AccessSha
     columns = {name for name, _ in warehouse.columns(DATASET_NAME, "recipe_steps")}
     if "access" not in columns:
         return None
-    placeholder = "%s" if warehouse.dsn else "?"
+    placeholder = warehouse.placeholder
     access = "coalesce(s.access, case when s.keyword = 'trigger' then 'read' else 'unknown' end)"
     _, rows = warehouse.query(
         f"select {access}, count(*) "

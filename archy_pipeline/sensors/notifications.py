@@ -27,7 +27,7 @@ def run_url(run_id: str) -> str:
 
 def digest_events(warehouse: WarehouseResource, since: datetime) -> dict[str, list[dict]]:
     """Change events found at or after ``since``, by workspace."""
-    placeholder = "%s" if warehouse.dsn else "?"
+    placeholder = warehouse.placeholder
     names, rows = warehouse.query(
         f"select * from {ARCHY_SCHEMA}.change_events where detected_at >= {placeholder} "
         "order by workspace, detected_at, type",

@@ -1,0 +1,91 @@
+"""The warehouse interface: the same calls on a DuckDB file and on PostgreSQL, and the views
+shipped as .sql files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from archy_pipeline.analysis import KINDS
+from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse, read_views
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+    if request.param == "duckdb":
+        return DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    return PostgresWarehouse(request.getfixturevalue("postgres_database"))
+
+
+def test_rows_published_are_read_back_and_counted(backend: Warehouse) -> None:
+    assert backend.fetch_rows("archy", "things") == []  # no table yet: empty, no error
+    count = backend.publish_rows(
+        "archy", "things", {"id": "integer", "name": "varchar"}, [(1, "a"), (2, "b"), (3, "b")]
+    )
+    assert count == 3
+    assert backend.fetch_rows("archy", "things", {"name": "b"}) == [
+        {"id": 2, "name": "b"},
+        {"id": 3, "name": "b"},
+    ]
+    assert backend.count_rows("archy", "things", {"id": 1}) == 1
+    assert backend.columns("archy", "things")[0][0] == "id"
+
+
+def test_a_failed_publish_leaves_the_previous_table_whole(backend: Warehouse) -> None:
+    backend.publish_rows("archy", "things", {"id": "integer"}, [(1,), (2,)])
+    with pytest.raises(Exception, match="no_such_table"):
+        backend.publish_query("archy", "things", "select * from archy.no_such_table")
+    assert backend.count_rows("archy", "things") == 2
+    # and no staging table is left behind
+    _, rows = backend.query(
+        "select table_name from information_schema.tables where table_schema = 'archy'"
+    )
+    assert sorted(r[0] for r in rows) == ["things"]
+
+
+def test_views_are_created_from_their_sql_files(backend: Warehouse) -> None:
+    backend.publish_rows(
+        "archy",
+        "system_dependency_ranking",
+        {"workspace": "varchar", "rank": "integer", "system": "varchar"},
+        [("w", 2, "NetSuite"), ("w", 1, "Salesforce")],
+    )
+    views = {"v_system_dependency_ranking": read_views("archy")["v_system_dependency_ranking"]}
+    backend.create_views("archy", views)
+    _, rows = backend.query("select system from archy.v_system_dependency_ranking")
+    assert [r[0] for r in rows] == ["Salesforce", "NetSuite"]
+    backend.drop_views("archy", list(views))
+    _, rows = backend.query(
+        "select count(*) from information_schema.views where table_schema = 'archy'"
+    )
+    assert rows[0][0] == 0
+
+
+def test_the_recommendation_order_ranks_kinds_as_the_analysis_lists_them() -> None:
+    sql = read_views("archy")["v_recommendations"]
+    window = sqlglot.parse_one(sql, read="duckdb").find(exp.Window)
+    kind_case = next(
+        case
+        for case in window.find_all(exp.Case)
+        if isinstance(case.this, exp.Column) and case.this.name == "kind"
+    )
+    ranked = {when.args["this"].this: int(when.args["true"].this) for when in kind_case.args["ifs"]}
+    assert list(ranked) == list(KINDS)
+    assert list(ranked.values()) == list(range(len(KINDS)))
+    assert int(kind_case.args["default"].this) == len(KINDS)
+
+
+def test_the_resource_picks_the_backend_from_its_settings(tmp_path: Path) -> None:
+    duck = WarehouseResource(duckdb_path=str(tmp_path / "w.duckdb"))
+    assert isinstance(duck.backend, DuckDBWarehouse)
+    assert duck.placeholder == "?"
+    pg = WarehouseResource(postgres_dsn="postgresql://u:hunter2@db.example:5433/x")
+    assert isinstance(pg.backend, PostgresWarehouse)
+    assert pg.placeholder == "%s"
+    assert "hunter2" not in repr(pg.backend) and "hunter2" not in pg.describe()
+    with pytest.raises(ValueError, match="cannot be named 'archy'"):
+        WarehouseResource(duckdb_path=str(tmp_path / "archy.duckdb")).backend
