@@ -4,8 +4,8 @@ What it guarantees:
 
 * **Read-only by construction.** The only request the client can make is a GET: its transport
   refuses every other method before a byte leaves the process.
-* **The token stays secret.** It lives in a :class:`Secret` and is added to each request by an
-  auth hook; no message, log record, repr or exception of this module contains it.
+* **The token stays secret.** It lives in a pydantic ``SecretStr`` and is added to each
+  request by an auth hook; no message, log record, repr or exception of this module contains it.
 * **Steady syncs never trip a 429.** Requests are paced per endpoint family at Workato's
   published quotas (60 requests per minute by default; raise them for enterprise quotas).
 * **Transient failures are retried** (429 honouring ``Retry-After``; 5xx, timeouts, resets and
@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 
 from archy_pipeline.retry import Transient, backoff, retrying, wait_retry_after
 
@@ -121,35 +122,15 @@ class WorkatoReadOnlyError(WorkatoError):
     """Something tried to send a request other than GET through the client."""
 
 
-# ---------------------------------------------------------------------- secrets and transport
-
-
-class Secret:
-    """Holds a secret string; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+# ---------------------------------------------------------------------- transport
 
 
 class _BearerAuth(httpx.Auth):
-    def __init__(self, token: Secret) -> None:
+    def __init__(self, token: SecretStr) -> None:
         self._token = token
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
-        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         yield request
 
     def __repr__(self) -> str:
@@ -364,7 +345,7 @@ class WorkatoClient:
 
     def __init__(
         self,
-        api_token: str | Secret,
+        api_token: str | SecretStr,
         *,
         data_center: str | None = "us",
         base_url: str | None = None,
@@ -380,8 +361,8 @@ class WorkatoClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        token = api_token if isinstance(api_token, Secret) else Secret(api_token or "")
-        if not token:
+        token = api_token if isinstance(api_token, SecretStr) else SecretStr(api_token or "")
+        if not token.get_secret_value():
             raise WorkatoConfigError(
                 f"no Workato API token: set {TOKEN_ENV_VAR} to an API client token "
                 "(Workspace admin > API clients)"
