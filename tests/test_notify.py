@@ -64,7 +64,7 @@ def _notify_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     # The retries are what is tested here, not the length of the pauses between them.
-    monkeypatch.setattr(notify, "WEBHOOK_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(notify.channels, "WEBHOOK_RETRY_DELAYS", (0.01, 0.01))
 
 
 # ---------------------------------------------------------------------- servers
