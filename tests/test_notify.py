@@ -24,6 +24,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from pydantic import SecretStr
 
 from archy_pipeline import notify
 from archy_pipeline.config import ConfigError
@@ -33,7 +34,6 @@ from archy_pipeline.notify import (
     Digest,
     EmailSettings,
     NotifySettings,
-    Secret,
     WebhookSettings,
     build_digest,
     failure_notice,
@@ -316,13 +316,13 @@ def test_email_defaults_and_secrets_from_the_named_variables():
     )
     assert email_settings.username_env == "ARCHY_SMTP_USER"
     assert email_settings.password_env == "ARCHY_SMTP_PASSWORD"
-    assert email_settings.username.reveal() == USER
-    assert email_settings.password.reveal() == PASSWORD
+    assert email_settings.username.get_secret_value() == USER
+    assert email_settings.password.get_secret_value() == PASSWORD
     assert settings.webhook is None
     assert settings.on == EVENT_TYPES
     # The password never shows in a repr or str of the settings.
     _assert_no_password(repr(settings), str(settings))
-    assert "set=True" in repr(email_settings.password)
+    assert repr(email_settings.password) == "SecretStr('**********')"
 
 
 def test_env_var_names_port_by_tls_and_host_override():
@@ -350,9 +350,10 @@ def test_env_var_names_port_by_tls_and_host_override():
     assert settings.email is not None and settings.webhook is not None
     assert settings.email.host == "mx.env"  # ARCHY_SMTP_HOST wins
     assert settings.email.port == 465
-    assert (settings.email.username.reveal(), settings.email.password.reveal()) == ("u", "p")
+    assert settings.email.username.get_secret_value() == "u"
+    assert settings.email.password.get_secret_value() == "p"
     assert settings.email.login_required
-    assert settings.webhook.url.reveal() == "https://hooks.example/x/y"
+    assert settings.webhook.url.get_secret_value() == "https://hooks.example/x/y"
     assert settings.webhook.target == "https://hooks.example"
     assert "/x/y" not in repr(settings)
     assert settings.on == ("new_recipe", "sync_error")  # in digest order
@@ -826,8 +827,8 @@ def test_send_without_a_digest_sends_nothing(receiver):
 
 def test_settings_objects_are_safe_to_print():
     settings = NotifySettings(
-        email=EmailSettings("h", 25, "none", "a@b.c", ("d@e.f",), password=Secret("P", PASSWORD)),
-        webhook=WebhookSettings("H", Secret("H", "https://hooks.example" + HOOK_PATH)),
+        email=EmailSettings("h", 25, "none", "a@b.c", ("d@e.f",), password=SecretStr(PASSWORD)),
+        webhook=WebhookSettings("H", SecretStr("https://hooks.example" + HOOK_PATH)),
     )
     text = f"{settings} {settings!r} {settings.email.password}"
     _assert_no_password(text)

@@ -16,9 +16,10 @@ Configured in the ``notifications:`` section of ``archy.yaml``; without it nothi
         url_env: ARCHY_WEBHOOK_URL     # the URL is a secret (Slack puts its key in the path)
       on: [new_recipe, recipe_status_changed, sync_error]   # event types to include; default all
 
-Secrets are read from the environment when the settings are parsed and never appear in a
-repr, a log line, a :class:`DeliveryResult` or an exception message: the webhook is named by
-its scheme and host only. :func:`send` never raises: a notification must never fail a sync.
+Secrets are read from the environment when the settings are parsed, held as pydantic
+``SecretStr``, and never appear in a repr, a log line, a :class:`DeliveryResult` or an
+exception message: the webhook is named by its scheme and host only. :func:`send` never
+raises: a notification must never fail a sync.
 
 No Dagster import: the sync job's hooks call :func:`build_digest`, :func:`failure_notice` and
 :func:`send`.
@@ -30,7 +31,6 @@ from archy_pipeline.notify.messages import MAX_ITEMS_PER_GROUP, Digest, build_di
 from archy_pipeline.notify.settings import (
     EmailSettings,
     NotifySettings,
-    Secret,
     WebhookSettings,
     load_notify_settings,
     parse_notify_settings,
@@ -43,7 +43,6 @@ __all__ = [
     "Digest",
     "EmailSettings",
     "NotifySettings",
-    "Secret",
     "WebhookSettings",
     "build_digest",
     "failure_notice",

@@ -77,10 +77,12 @@ def _deliver(
     try:
         target = settings.target
         if isinstance(settings, EmailSettings):
-            secrets = _login_secrets(settings.username.reveal(), settings.password.reveal())
+            secrets = _login_secrets(
+                settings.username.get_secret_value(), settings.password.get_secret_value()
+            )
             attempts = _send_email(digest, settings)
         else:
-            secrets = _url_secrets(settings.url.reveal())
+            secrets = _url_secrets(settings.url.get_secret_value())
             attempts = _send_webhook(digest, settings)
     except Exception as error:
         attempts = getattr(error, "attempts", 1)
@@ -107,7 +109,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _send_email(digest: Digest, email: EmailSettings) -> int:
-    username, password = email.username.reveal(), email.password.reveal()
+    username, password = email.username.get_secret_value(), email.password.get_secret_value()
     if email.login_required and not username:
         raise _Failure(f"environment variable {email.username_env} (the SMTP user) is not set")
     if username and not password:
@@ -149,7 +151,7 @@ def _send_email(digest: Digest, email: EmailSettings) -> int:
 
 
 def _send_webhook(digest: Digest, hook: WebhookSettings) -> int:
-    url = hook.url.reveal()
+    url = hook.url.get_secret_value()
     if not url:
         raise _Failure(f"environment variable {hook.url_env} (the webhook URL) is not set")
     parts = urlsplit(url)

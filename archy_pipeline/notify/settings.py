@@ -1,7 +1,7 @@
 """The ``notifications:`` section of archy.yaml: which channels, where, and which events.
 
-Secrets are read from the environment when the settings are parsed and never appear in a
-repr, a log line or an exception message.
+Secrets are read from the environment when the settings are parsed, held as pydantic
+``SecretStr``, and never appear in a repr, a log line or an exception message.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
 from archy_pipeline.config import ConfigError, config_path
 from archy_pipeline.notify.changes import EVENT_TYPES
 from archy_pipeline.notify.redaction import _public_part
 
-#: Event types of ``archy.change_events``, in the order a digest lists them.
 TLS_MODES = ("none", "starttls", "ssl")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 DEFAULT_USERNAME_ENV = "ARCHY_SMTP_USER"
@@ -35,37 +35,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # ---------------------------------------------------------------------- settings
 
 
-class Secret:
-    """A value read from an environment variable; never shown by ``repr``/``str``."""
-
-    __slots__ = ("_value", "env_name")
-
-    def __init__(self, env_name: str, value: str | None) -> None:
-        self.env_name = env_name
-        self._value = value or ""
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Secret)
-            and other.env_name == self.env_name
-            and other._value == self._value
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.env_name)
-
-    def __repr__(self) -> str:
-        return f"Secret(env_name={self.env_name!r}, set={bool(self._value)})"
-
-    __str__ = __repr__
-
-
 @dataclass(frozen=True)
 class EmailSettings:
     host: str
@@ -76,8 +45,8 @@ class EmailSettings:
     username_env: str = DEFAULT_USERNAME_ENV
     password_env: str = DEFAULT_PASSWORD_ENV
     #: The user name and password, read from ``username_env`` / ``password_env``.
-    username: Secret = field(default_factory=lambda: Secret(DEFAULT_USERNAME_ENV, None))
-    password: Secret = field(default_factory=lambda: Secret(DEFAULT_PASSWORD_ENV, None))
+    username: SecretStr = field(default_factory=lambda: SecretStr(""))
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
     #: ``username_env`` was written in archy.yaml, so an unset variable is an error (with the
     #: default name, an unset variable just means "no login").
     login_required: bool = False
@@ -90,12 +59,12 @@ class EmailSettings:
 @dataclass(frozen=True)
 class WebhookSettings:
     url_env: str = DEFAULT_WEBHOOK_URL_ENV
-    url: Secret = field(default_factory=lambda: Secret(DEFAULT_WEBHOOK_URL_ENV, None))
+    url: SecretStr = field(default_factory=lambda: SecretStr(""))
 
     @property
     def target(self) -> str:
         """The URL's scheme and host: all of it that may be shown."""
-        return _public_part(self.url.reveal()) or f"(${self.url_env})"
+        return _public_part(self.url.get_secret_value()) or f"(${self.url_env})"
 
 
 @dataclass(frozen=True)
@@ -157,7 +126,7 @@ def parse_notify_settings(
         url_env = _env_name(
             raw.get("url_env", DEFAULT_WEBHOOK_URL_ENV), f"{where}.webhook.url_env", "URL"
         )
-        webhook = WebhookSettings(url_env, Secret(url_env, env.get(url_env)))
+        webhook = WebhookSettings(url_env, SecretStr(env.get(url_env) or ""))
     return NotifySettings(email, webhook, on)
 
 
@@ -223,8 +192,8 @@ def _email_settings(item: Any, where: str, env: Mapping[str, str]) -> EmailSetti
         recipients=tuple(recipients),
         username_env=username_env,
         password_env=password_env,
-        username=Secret(username_env, env.get(username_env)),
-        password=Secret(password_env, env.get(password_env)),
+        username=SecretStr(env.get(username_env) or ""),
+        password=SecretStr(env.get(password_env) or ""),
         login_required="username_env" in data,
     )
 
