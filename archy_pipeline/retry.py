@@ -12,7 +12,6 @@ No Dagster import.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 from tenacity import (
@@ -27,6 +26,7 @@ from tenacity import (
     wait_none,
     wait_random_exponential,
 )
+from tenacity.nap import sleep as _sleep
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -84,7 +84,7 @@ def retrying(
     give_up: Callable[[Transient, int, float], BaseException],
     deadline: float | None = None,
     on_retry: Callable[[Transient, int, float], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = _sleep,
 ) -> Retrying:
     """The retry policy: call it with the attempt function and its arguments.
 

@@ -161,10 +161,11 @@ def closed_port() -> Iterator[int]:
 @pytest.fixture
 def receiver() -> Iterator[Callable[..., SimpleNamespace]]:
     """Start HTTP receivers on 127.0.0.1:0 answering the given statuses in turn (the last one
-    repeats); every request is recorded. All are shut down after the test."""
+    repeats), a 429 with ``retry_after`` as its Retry-After header; every request is recorded.
+    All are shut down after the test."""
     servers: list[http.server.ThreadingHTTPServer] = []
 
-    def start(*statuses: int) -> SimpleNamespace:
+    def start(*statuses: int, retry_after: str | None = None) -> SimpleNamespace:
         state = SimpleNamespace(requests=[], statuses=list(statuses) or [200])
         lock = threading.Lock()
 
@@ -178,6 +179,8 @@ def receiver() -> Iterator[Callable[..., SimpleNamespace]]:
                     status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
                 reply = b"ok" if status < 400 else b"no_service"
                 self.send_response(status)
+                if status == 429 and retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
@@ -765,6 +768,28 @@ def test_webhook_that_always_fails_is_reported_without_its_secret(receiver, capl
     secret = HOOK_PATH.rsplit("/", 1)[1]
     for text in (caplog.text, _our_log_text(caplog), repr(results)):
         assert secret not in text and HOOK_PATH not in text
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [
+        pytest.param("0.3", "0.3s", id="as-asked"),
+        pytest.param("3600", "0.4s", id="capped"),  # MAX_RETRY_AFTER, patched to 0.4 s below
+        pytest.param("soon", "0.0s", id="unreadable-means-the-planned-pause"),
+    ],
+)
+def test_webhook_429_waits_as_retry_after_asks(
+    receiver, caplog, monkeypatch, digest, retry_after, waited
+):
+    caplog.set_level(logging.INFO, logger=notify.__name__)
+    monkeypatch.setattr(notify.channels, "MAX_RETRY_AFTER", 0.4)
+    hook = receiver(429, 200, retry_after=retry_after)
+    [result] = send(digest, _webhook(hook.url))
+    assert result.ok and result.attempts == 2 and len(hook.requests) == 2
+    [line] = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert line == (
+        f"archy notification by webhook to {hook.base}: HTTP 429: no_service; retrying in {waited}"
+    )
 
 
 def test_webhook_client_errors_are_not_retried(receiver, digest):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -22,6 +21,7 @@ from archy_pipeline.notify.redaction import (
     _url_secrets,
 )
 from archy_pipeline.notify.settings import EmailSettings, NotifySettings, WebhookSettings
+from archy_pipeline.retry import Transient, delays, retrying, wait_retry_after
 
 # The package's logger, as before the package was split: log settings name archy_pipeline.notify.
 logger = logging.getLogger(__package__)
@@ -159,46 +159,50 @@ def _send_webhook(digest: Digest, hook: WebhookSettings) -> int:
         raise _Failure(f"environment variable {hook.url_env} does not hold an http(s) URL")
     secrets = _url_secrets(url)
     attempts = 0
-    reason = ""
+
+    def post(client: httpx.Client) -> int:
+        nonlocal attempts
+        attempts += 1
+        try:
+            response = client.post(
+                url,
+                json=digest.slack_payload,
+                headers={"User-Agent": "archy-pipeline"},
+            )
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
+            raise Transient(_Failure(_redact(_describe(e), secrets))) from None
+        except httpx.HTTPError as e:
+            raise _Failure(_redact(_describe(e), secrets), attempts) from None
+        if response.is_success:
+            return attempts
+        body = _one_line(response.text)[:200]
+        reason = _redact(f"HTTP {response.status_code}" + (f": {body}" if body else ""), secrets)
+        if response.status_code == 429:
+            raise Transient(_Failure(reason), retry_after=_retry_after(response))
+        if response.status_code >= 500:
+            raise Transient(_Failure(reason))
+        raise _Failure(_after(reason, attempts), attempts)
+
+    def on_retry(failure: Transient, attempt: int, wait: float) -> None:
+        logger.info(
+            "archy notification by webhook to %s: %s; retrying in %.1fs", hook.target, failure, wait
+        )
+
+    policy = retrying(
+        attempts=len(WEBHOOK_RETRY_DELAYS) + 1,
+        wait=wait_retry_after(delays(WEBHOOK_RETRY_DELAYS), at_least_planned=True),
+        on_retry=on_retry,
+        give_up=lambda failure, tries, _: _Failure(_after(str(failure), tries), tries),
+    )
     with (
         _redacted_logs(("httpx", "httpcore"), [(url, hook.target)] + [(s, "***") for s in secrets]),
         httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as client,
     ):
-        for attempt in range(len(WEBHOOK_RETRY_DELAYS) + 1):
-            attempts += 1
-            delay = WEBHOOK_RETRY_DELAYS[attempt] if attempt < len(WEBHOOK_RETRY_DELAYS) else 0
-            try:
-                response = client.post(
-                    url,
-                    json=digest.slack_payload,
-                    headers={"User-Agent": "archy-pipeline"},
-                )
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as e:
-                reason = _describe(e)
-                retry = True
-            except httpx.HTTPError as e:
-                raise _Failure(_redact(_describe(e), secrets), attempts) from None
-            else:
-                if response.is_success:
-                    return attempts
-                body = _one_line(response.text)[:200]
-                reason = f"HTTP {response.status_code}" + (f": {body}" if body else "")
-                retry = response.status_code >= 500 or response.status_code == 429
-                if response.status_code == 429:
-                    delay = max(delay, _retry_after(response))
-            if not retry or attempt == len(WEBHOOK_RETRY_DELAYS):
-                break
-            logger.info(
-                "archy notification by webhook to %s: %s; retrying in %.1fs",
-                hook.target,
-                _redact(reason, secrets),
-                delay,
-            )
-            time.sleep(delay)
-    raise _Failure(
-        f"{_redact(reason, secrets)} (after {attempts} attempt{'s' if attempts > 1 else ''})",
-        attempts,
-    )
+        return policy(post, client)
+
+
+def _after(reason: str, attempts: int) -> str:
+    return f"{reason} (after {attempts} attempt{'s' if attempts > 1 else ''})"
 
 
 def _retry_after(response: httpx.Response) -> float:
