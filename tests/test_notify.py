@@ -585,6 +585,17 @@ def test_failure_notice_content():
     assert len(long.text) < 5000 and "Sync run" not in long.text
 
 
+def test_failure_notice_escapes_what_it_quotes_in_html():
+    notice = failure_notice(
+        "W <img src=x>", "job<script>", 'run"1', "boom <b>&</b>", "http://d/runs/1?a=1&b=2"
+    )
+    page = notice.html or ""
+    assert "<script>" not in page and "<img" not in page and "<b>&" not in page
+    assert "W &lt;img src=x&gt;" in page and "<b>job&lt;script&gt;</b>" in page
+    assert "<pre>boom &lt;b&gt;&amp;&lt;/b&gt;</pre>" in page
+    assert 'href="http://d/runs/1?a=1&amp;b=2"' in page
+
+
 # ---------------------------------------------------------------------- email
 
 

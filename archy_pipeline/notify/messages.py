@@ -1,16 +1,22 @@
 """What a notification says: a digest of one sync's changes and errors, or a failed-sync
-notice, each as plain text, HTML and Slack blocks (:class:`Digest`)."""
+notice, each as plain text, HTML and Slack blocks (:class:`Digest`).
+
+The HTML comes from the jinja2 templates in ``templates/`` (autoescaped); the plain text and
+the Slack blocks are built here.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
+
+import jinja2
 
 from archy_pipeline.notify.changes import EVENT_TYPES
 
@@ -127,7 +133,7 @@ def build_digest(
     subject = f"[archy] {name}: {summary}"
     run_url = _safe_url(run_url)
     text = _digest_text(name, summary, groups, run_url)
-    page = _digest_html(name, summary, groups, run_url)
+    page = _render("digest.html", name=name, summary=summary, groups=groups, run_url=run_url)
     slack = _digest_slack(name, summary, subject, groups, run_url)
     counts = {g.key: g.total for g in groups}
     return Digest(subject, text, page, slack, name, counts)
@@ -155,12 +161,13 @@ def failure_notice(
     if run_url:
         lines += ["", f"Sync run: {run_url}"]
     text = "\n".join(lines) + "\n"
-    link = f'<p><a href="{_h(run_url)}">Open the sync run</a></p>' if run_url else ""
-    page = _page(
-        f"<h2>archy: the sync of {_h(name)} failed</h2>"
-        f"<p>Job <b>{_h(job)}</b>, run <code>{_h(run)}</code></p>"
-        f"<h3>Reason</h3><pre>{_h(_clip(reason, _REASON_CHARS))}</pre>"
-        f"{link}"
+    page = _render(
+        "failure.html",
+        name=name,
+        job=job,
+        run=run,
+        reason=_clip(reason, _REASON_CHARS),
+        run_url=run_url,
     )
     blocks: list[dict[str, Any]] = [
         _slack_header(f"archy · {name}: sync failed"),
@@ -268,23 +275,6 @@ def _digest_text(name: str, summary: str, groups: list[_Group], run_url: str | N
     return "\n".join(lines) + "\n"
 
 
-def _digest_html(name: str, summary: str, groups: list[_Group], run_url: str | None) -> str:
-    parts = [f"<h2>archy: changes in {_h(name)}</h2>", f"<p>{_h(summary)}</p>"]
-    for group in groups:
-        parts.append(f"<h3>{_h(group.title)} ({group.total})</h3><ul>")
-        parts += [f"<li>{_h(item)}</li>" for item in group.items]
-        parts.append("</ul>")
-        if group.total > len(group.items):
-            parts.append(f"<p><em>... and {group.total - len(group.items)} more</em></p>")
-    if run_url:
-        parts.append(f'<p><a href="{_h(run_url)}">Open the sync run</a></p>')
-    parts.append(
-        '<p style="color:#777;font-size:small">Sent by archy-pipeline; the notifications: '
-        "section of archy.yaml chooses what.</p>"
-    )
-    return _page("".join(parts))
-
-
 def _digest_slack(
     name: str, summary: str, subject: str, groups: list[_Group], run_url: str | None
 ) -> dict[str, Any]:
@@ -315,11 +305,20 @@ def _slack_context(mrkdwn: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}
 
 
-def _page(body: str) -> str:
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        f'<body style="font-family:sans-serif">{body}</body></html>'
+@cache
+def _templates() -> jinja2.Environment:
+    """The HTML templates (package data in ``templates/``); every value is escaped."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("archy_pipeline.notify", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+
+
+def _render(template: str, **values: Any) -> str:
+    return _templates().get_template(template).render(**values)
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -332,10 +331,6 @@ def _one_line(value: Any) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _h(text: str) -> str:
-    return html.escape(text, quote=True)
 
 
 def _s(text: str) -> str:
