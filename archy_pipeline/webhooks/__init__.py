@@ -13,611 +13,66 @@ in WAL mode). The Dagster ``webhook_sensor`` reads the inbox after its cursor an
 incremental sync of each workspace named. The receiver and the sensor share nothing but the
 inbox file, so they can run in different processes.
 
-The event (``POST /events``, ``Content-Type: application/json``, at most 256 KB), as the
-relay builds it from the trigger's output::
-
-    {
-      "event_id": "recipe_stopped-4242-2026-11-30T09:15:00Z",  # unique per event
-      "workspace": "Main Workspace",     # a workspace name from archy.yaml
-      "type": "recipe_stopped",          # the RecipeOps trigger, one of EVENT_TYPES
-      "recipe_id": 4242,                 # connection_id for shared_account_disconnected
-      "occurred_at": "2026-11-30T09:15:00Z",   # optional, ISO-8601
-      "stopped_by_user": {"user_id": 7, "user_name": "Ada", "user_email": "ada@acme.example"}
-    }
-
-Trigger output fields travel under the snake_case of their documented labels (addendum §3):
-``stop_error`` -> ``error`` {``error_id``, ``message``, ``error_count``, ``error_connector``,
-``error_source``, ``error_source_name``, ``is_authorization_error``,
-``is_rate_limit_error``}; ``recipe_stopped`` / ``recipe_started`` -> ``name``,
-``stopped_at`` / ``started_at``, ``last_run_at``, ``created_at``, ``updated_at``,
-``stopped_by_user`` / ``started_by_user``; ``job_error`` -> ``job_id``, ``original_job_id``,
-``calling_job_id``, ``calling_recipe_id``, ``root_recipe_id``, ``root_job_id``;
-``shared_account_disconnected`` -> ``name``, ``application``, ``authorization_error``,
-``authorized_at``, ``disconnected_by_user``.
-Other keys are kept in the stored payload. Authentication uses one shared secret, read from an
-environment variable (``ARCHY_WEBHOOK_SECRET`` unless told otherwise), in either header:
-
-- ``X-Archy-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>``
-- ``Authorization: Bearer <secret>``
-
-Answers (JSON bodies): 202 a new event was stored; 200 ``{"duplicate": true}`` its
-``event_id`` was already stored; 400 bad JSON or a bad field (``field`` names it); 401 no valid
-credentials (nothing stored); 404 unknown path; 405 wrong method; 411 no Content-Length; 413
-body over 256 KB; 422 a workspace not in archy.yaml (the answer lists the known ones).
-``GET /health`` answers ``{"status": "ok", "last_seq": N}``.
-
-The receiver listens on loopback only; put a TLS-terminating proxy in front of it to take
-webhooks from outside. The secret never appears in a log line or an answer.
+Modules: ``events`` (the event format and its validation), ``inbox`` (the SQLite inbox),
+``receiver`` (authentication and the HTTP server).
 
 No Dagster import: the CLI runs the receiver without loading the code location.
 """
 
-from __future__ import annotations
-
-import hashlib
-import hmac
-import ipaddress
-import json
-import logging
-import os
-import socket
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
-
-logger = logging.getLogger(__name__)
-
-#: The relay recipes as an importable Workato package (its sources sit beside it).
-RELAY_PACKAGE = Path(__file__).parents[1] / "data" / "relay" / "archy_realtime_relay.zip"
-
-SECRET_ENV_VAR = "ARCHY_WEBHOOK_SECRET"
-INBOX_ENV_VAR = "ARCHY_WEBHOOK_INBOX"
-DEFAULT_INBOX_PATH = "data/webhook_inbox.sqlite"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
-
-#: Larger bodies are refused with 413 before they are read.
-MAX_BODY_BYTES = 256 * 1024
-#: A shorter secret is refused when the receiver starts (it would be guessable).
-MIN_SECRET_LENGTH = 16
-SIGNATURE_HEADER = "X-Archy-Signature"
-
-#: RecipeOps triggers (internal names, addendum §3) whose events name a recipe.
-RECIPE_EVENTS = ("stop_error", "recipe_stopped", "recipe_started", "job_error")
-#: ... and a connection.
-CONNECTION_EVENTS = ("shared_account_disconnected",)
-EVENT_TYPES = RECIPE_EVENTS + CONNECTION_EVENTS
-SUBJECTS = {
-    **dict.fromkeys(RECIPE_EVENTS, "recipe"),
-    **dict.fromkeys(CONNECTION_EVENTS, "connection"),
-}
-MAX_EVENT_ID_LENGTH = 200
-
-
-def default_inbox_path() -> Path:
-    """The inbox file: ``ARCHY_WEBHOOK_INBOX``, or ``data/webhook_inbox.sqlite``."""
-    return Path(os.environ.get(INBOX_ENV_VAR) or DEFAULT_INBOX_PATH)
-
-
-# ---------------------------------------------------------------------- validation
-
-
-class PayloadError(ValueError):
-    """The event is not valid; ``field`` names the offending key (None: the body itself)."""
-
-    status = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class UnknownWorkspaceError(PayloadError):
-    """The event names a workspace that archy.yaml does not list."""
-
-    status = 422
-
-    def __init__(self, workspace: str, known: Sequence[str]) -> None:
-        listed = ", ".join(repr(name) for name in known) or "none"
-        super().__init__(
-            f"unknown workspace {workspace!r}: archy.yaml lists {listed}", field="workspace"
-        )
-        self.known = list(known)
-
-
-def _required_string(payload: Mapping[str, Any], key: str) -> str:
-    if key not in payload or payload[key] is None:
-        raise PayloadError(f"field {key!r} is required", key)
-    value = payload[key]
-    if not isinstance(value, str) or not value.strip():
-        raise PayloadError(f"field {key!r} must be a non-empty string", key)
-    return value.strip()
-
-
-def validate_event(
-    payload: Any, workspaces: Sequence[str] | None = None
-) -> tuple[str, str, str, str, str]:
-    """Check one decoded event; return ``(event_id, workspace, type, subject_type, subject_id)``.
-
-    Raises :class:`PayloadError` (400) naming the field, or :class:`UnknownWorkspaceError`
-    (422) when ``workspaces`` is given and does not hold the event's workspace.
-    """
-    if not isinstance(payload, Mapping):
-        raise PayloadError("the body must be a JSON object (one event)")
-    event_id = _required_string(payload, "event_id")
-    if len(event_id) > MAX_EVENT_ID_LENGTH:
-        raise PayloadError(
-            f"field 'event_id' must be at most {MAX_EVENT_ID_LENGTH} characters", "event_id"
-        )
-    workspace = _required_string(payload, "workspace")
-    kind = _required_string(payload, "type")
-    if kind not in EVENT_TYPES:
-        raise PayloadError(f"field 'type' is {kind!r}, not one of {', '.join(EVENT_TYPES)}", "type")
-    subject_type = SUBJECTS[kind]
-    id_key = f"{subject_type}_id"
-    subject = payload.get(id_key)
-    if subject is None:
-        raise PayloadError(f"field {id_key!r} is required for {kind} events", id_key)
-    if isinstance(subject, bool) or not isinstance(subject, (int, str)) or subject == "":
-        raise PayloadError(f"field {id_key!r} must be an integer or a non-empty string", id_key)
-    # Optional: the Job failed and Recipe stopped by Workato outputs carry no time (§3).
-    if payload.get("occurred_at") is not None:
-        occurred_at = _required_string(payload, "occurred_at")
-        try:
-            datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))
-        except ValueError:
-            raise PayloadError(
-                f"field 'occurred_at' is {occurred_at!r}, not an ISO-8601 time such as "
-                "'2026-11-30T09:15:00Z'",
-                "occurred_at",
-            ) from None
-    if workspaces is not None and workspace not in workspaces:
-        raise UnknownWorkspaceError(workspace, workspaces)
-    return event_id, workspace, kind, subject_type, str(subject)
-
-
-# ---------------------------------------------------------------------- the inbox
-
-
-@dataclass(frozen=True)
-class Event:
-    """One stored event; ``seq`` orders the inbox (the sensor's cursor)."""
-
-    seq: int
-    event_id: str
-    workspace: str
-    type: str
-    subject_type: str
-    subject_id: str
-    received_at: str
-    payload: dict[str, Any]
-
-    @property
-    def occurred_at(self) -> str | None:
-        return self.payload.get("occurred_at")
-
-
-_SCHEMA = """
-create table if not exists events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT UNIQUE,
-    workspace TEXT,
-    type TEXT,
-    subject_type TEXT,
-    subject_id TEXT,
-    received_at TEXT,
-    payload TEXT
+from archy_pipeline.webhooks.events import (
+    CONNECTION_EVENTS,
+    EVENT_TYPES,
+    MAX_EVENT_ID_LENGTH,
+    RECIPE_EVENTS,
+    RELAY_PACKAGE,
+    SUBJECTS,
+    Event,
+    PayloadError,
+    UnknownWorkspaceError,
+    validate_event,
 )
-"""
-_COLUMNS = "seq, event_id, workspace, type, subject_type, subject_id, received_at, payload"
+from archy_pipeline.webhooks.inbox import (
+    DEFAULT_INBOX_PATH,
+    INBOX_ENV_VAR,
+    Inbox,
+    default_inbox_path,
+)
+from archy_pipeline.webhooks.receiver import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MAX_BODY_BYTES,
+    MIN_SECRET_LENGTH,
+    SECRET_ENV_VAR,
+    SIGNATURE_HEADER,
+    WebhookReceiver,
+    authenticated,
+    serve,
+    sign,
+)
 
-
-class Inbox:
-    """A durable, append-only inbox of events in one SQLite file (WAL mode).
-
-    Each call opens its own connection, so any thread or process may use it: the receiver
-    writes, the sensor reads. SQLite serialises writers and hands out ``seq`` inside the write
-    transaction, so events become visible in ``seq`` order and a reader that has seen ``seq``
-    N never later finds a new event below N. The ``event_id`` unique key makes ``add``
-    idempotent across processes.
-    """
-
-    def __init__(self, path: str | Path, *, timeout_seconds: float = 30.0) -> None:
-        self.path = Path(path)
-        self._timeout = timeout_seconds
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            # WAL lets the sensor read while the receiver writes; the mode sticks to the file.
-            con.execute("pragma journal_mode=wal")
-            con.execute(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
-        try:
-            con.execute(f"pragma busy_timeout = {int(self._timeout * 1000)}")
-            yield con
-        finally:
-            con.close()
-
-    def add(self, event: Mapping[str, Any]) -> bool:
-        """Store a (validated here) event; False when its ``event_id`` is already stored."""
-        event_id, workspace, kind, subject_type, subject_id = validate_event(event)
-        received_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self._connect() as con:
-            # One statement, so one write transaction: the check and the insert cannot be split
-            # by another writer. (A bare INSERT OR IGNORE would burn a seq on every duplicate.)
-            cursor = con.execute(
-                "insert or ignore into events "
-                "(event_id, workspace, type, subject_type, subject_id, received_at, payload) "
-                "select ?, ?, ?, ?, ?, ?, ? "
-                "where not exists (select 1 from events where event_id = ?)",
-                (
-                    event_id,
-                    workspace,
-                    kind,
-                    subject_type,
-                    subject_id,
-                    received_at,
-                    json.dumps(dict(event), sort_keys=True, default=str),
-                    event_id,
-                ),
-            )
-            return cursor.rowcount == 1
-
-    def since(self, seq: int, limit: int = 1000) -> list[Event]:
-        """Events after ``seq``, oldest first, at most ``limit`` of them."""
-        with self._connect() as con:
-            rows = con.execute(
-                f"select {_COLUMNS} from events where seq > ? order by seq limit ?",
-                (int(seq), int(limit)),
-            ).fetchall()
-        return [Event(*row[:7], payload=json.loads(row[7])) for row in rows]
-
-    def last_seq(self) -> int:
-        """The newest event's ``seq`` (0 for an empty inbox)."""
-        with self._connect() as con:
-            (value,) = con.execute("select coalesce(max(seq), 0) from events").fetchone()
-        return int(value)
-
-    def get(self, event_id: str) -> Event | None:
-        with self._connect() as con:
-            row = con.execute(
-                f"select {_COLUMNS} from events where event_id = ?", (event_id,)
-            ).fetchone()
-        return Event(*row[:7], payload=json.loads(row[7])) if row else None
-
-
-# ---------------------------------------------------------------------- authentication
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The ``X-Archy-Signature`` value for ``body``: ``sha256=<hex HMAC-SHA256>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def authenticated(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
-    """A valid signature of the raw body, or the secret as a bearer token."""
-    signature = (headers.get(SIGNATURE_HEADER) or "").strip()
-    if signature and hmac.compare_digest(signature.lower().encode(), sign(body, secret).encode()):
-        return True
-    scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
-    return (
-        scheme.lower() == "bearer"
-        and bool(token)
-        and hmac.compare_digest(token.strip().encode(), secret.encode())
-    )
-
-
-def _read_secret(secret_env: str) -> str:
-    secret = os.environ.get(secret_env, "")
-    if len(secret) < MIN_SECRET_LENGTH:
-        # Name the variable, never the value.
-        raise ValueError(
-            f"environment variable {secret_env} must hold the webhook secret, at least "
-            f"{MIN_SECRET_LENGTH} characters ({'too short' if secret else 'not set'})"
-        )
-    return secret
-
-
-# ---------------------------------------------------------------------- HTTP
-
-
-def _check_loopback(host: str) -> None:
-    """Refuse any host that is not a loopback address (the receiver has no TLS)."""
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"the webhook receiver listens on loopback only (127.0.0.1, ::1, localhost), "
-            f"not {host!r}; put a TLS proxy in front of it to take webhooks from outside"
-        )
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    #: Set by the receiver: blanks the secret out of a text.
-    redact: Callable[[str], str]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up mid-answer is not the receiver's problem; others are logged
-        # without the request (whose headers may hold the secret).
-        import sys
-
-        error = sys.exc_info()[1]
-        if not isinstance(error, (BrokenPipeError, ConnectionResetError, TimeoutError)):
-            logger.error(
-                "webhook receiver: %s while serving %s: %s",
-                type(error).__name__,
-                client_address[0],
-                self.redact(str(error)),
-            )
-
-
-class WebhookReceiver:
-    """The receiver on a background thread; ``port=0`` picks a free port (tests).
-
-    Use as a context manager, or ``start()``/``stop()``. ``url`` is the base, e.g.
-    ``http://127.0.0.1:8787``; events go to ``url + "/events"``.
-    """
-
-    def __init__(
-        self,
-        host: str = DEFAULT_HOST,
-        port: int = DEFAULT_PORT,
-        inbox_path: str | Path | None = None,
-        secret_env: str = SECRET_ENV_VAR,
-        workspaces: Sequence[str] | None = None,
-    ) -> None:
-        _check_loopback(host)
-        self.secret_env = secret_env
-        self._secret = _read_secret(secret_env)
-        if workspaces is None:
-            from archy_pipeline.config import load_config
-
-            workspaces = load_config().names
-        self.workspaces = list(workspaces)
-        self.inbox = Inbox(inbox_path if inbox_path is not None else default_inbox_path())
-        server_class = _Server
-        if ":" in host:
-            server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
-        self._server = server_class((host, port), _make_handler(self))
-        self._server.redact = self.redact
-        self._thread: threading.Thread | None = None
-
-    @property
-    def host(self) -> str:
-        return str(self._server.server_address[0])
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> WebhookReceiver:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="archy-webhook-receiver",
-            daemon=True,
-        )
-        self._thread.start()
-        logger.info(
-            "webhook receiver listening on %s/events (inbox %s, workspaces: %s)",
-            self.url,
-            self.inbox.path,
-            ", ".join(self.workspaces),
-        )
-        return self
-
-    def stop(self) -> None:
-        if self._thread:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> WebhookReceiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def redact(self, text: str) -> str:
-        """``text`` with the secret blanked out (for log lines built from request data)."""
-        return text.replace(self._secret, "[redacted]")
-
-    # One request, after routing: authenticate, validate, store.
-    def _receive(self, headers: Mapping[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
-        if not authenticated(headers, body, self._secret):
-            return 401, {
-                "error": (
-                    f"missing or invalid credentials: send {SIGNATURE_HEADER}: sha256=<hex "
-                    "HMAC-SHA256 of the body> or Authorization: Bearer <secret>"
-                )
-            }
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return 400, {"error": f"the body is not valid JSON: {error}", "field": None}
-        try:
-            validate_event(payload, self.workspaces)
-        except UnknownWorkspaceError as error:
-            return error.status, {
-                "error": str(error),
-                "field": error.field,
-                "known_workspaces": error.known,
-            }
-        except PayloadError as error:
-            return error.status, {"error": str(error), "field": error.field}
-        event_id = payload["event_id"].strip()
-        if not self.inbox.add(payload):
-            return 200, {"duplicate": True, "event_id": event_id}
-        stored = self.inbox.get(event_id)
-        logger.info(
-            "webhook event %s stored as #%s (%s, %s)",
-            event_id,
-            stored.seq if stored else "?",
-            payload["type"],
-            payload["workspace"],
-        )
-        return 202, {"accepted": True, "event_id": event_id, "seq": stored.seq if stored else None}
-
-
-_ROUTES = {"/events": "POST", "/health": "GET"}
-#: At most this much of an oversized body is read (and dropped) after the 413 answer.
-_DISCARD_LIMIT = 4 * MAX_BODY_BYTES
-
-
-def _make_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "ArchyWebhooks/1.0"
-        timeout = 10  # a client that stalls mid-body does not hold a thread for ever
-
-        def log_request(self, code: Any = "-", size: Any = "-") -> None:
-            # The path without its query string: a careless sender may put a token there.
-            path = urlsplit(getattr(self, "path", "")).path  # unset when the line was garbage
-            logger.debug("%s %s %s -> %s", self.client_address[0], self.command, path, code)
-
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None):
-            # The stdlib echoes a malformed request line, which may hold the secret.
-            super().send_error(code, receiver.redact(message) if message else message, explain)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            logger.debug("webhook receiver: %s", receiver.redact(format % args))
-
-        def _answer(self, status: int, body: dict[str, Any], **headers: str) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data) if self.command != "HEAD" else 0))
-            for name, value in headers.items():
-                self.send_header(name.replace("_", "-"), value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-
-        def _route(self) -> None:
-            path = urlsplit(self.path).path
-            allowed = _ROUTES.get(path)
-            if allowed is None:
-                self._drop_body()
-                self._answer(404, {"error": f"no such path {path!r}: POST /events, GET /health"})
-            elif self.command != allowed:
-                self._drop_body()
-                self._answer(405, {"error": f"{path} accepts {allowed} only"}, Allow=allowed)
-            elif path == "/health":
-                self._answer(200, {"status": "ok", "last_seq": receiver.inbox.last_seq()})
-            else:
-                self._post_event()
-
-        def _drop_body(self) -> None:
-            # An unread body would be parsed as the next request on a keep-alive connection.
-            if self.headers.get("Content-Length") not in (None, "0") or self.headers.get(
-                "Transfer-Encoding"
-            ):
-                self.close_connection = True
-
-        def _discard(self, length: int) -> None:
-            # Read (and drop) what the client is still sending before the connection closes:
-            # closing on unread data resets it, and the client may never see the 413.
-            self.wfile.flush()
-            self.connection.settimeout(1.0)
-            try:
-                while length > 0:
-                    chunk = self.rfile.read(min(length, 65536))
-                    if not chunk:
-                        break
-                    length -= len(chunk)
-            except OSError:
-                pass
-
-        def _post_event(self) -> None:
-            raw_length = self.headers.get("Content-Length")
-            if raw_length is None or self.headers.get("Transfer-Encoding"):
-                self.close_connection = True
-                self._answer(411, {"error": "send the body with a Content-Length header"})
-                return
-            try:
-                length = int(raw_length)
-                if length < 0:
-                    raise ValueError(raw_length)
-            except ValueError:
-                self.close_connection = True
-                self._answer(400, {"error": "Content-Length is not a number", "field": None})
-                return
-            if length > MAX_BODY_BYTES:
-                self.close_connection = True
-                self._answer(
-                    413,
-                    {"error": f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}"},
-                )
-                self._discard(min(length, _DISCARD_LIMIT))
-                return
-            body = self.rfile.read(length)
-            status, answer = receiver._receive(self.headers, body)
-            if status >= 400:
-                logger.warning(
-                    "webhook refused (%s) from %s: %s",
-                    status,
-                    self.client_address[0],
-                    receiver.redact(str(answer.get("error"))),
-                )
-            self._answer(status, answer)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _route
-
-    return Handler
-
-
-def serve(
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    inbox_path: str | Path | None = None,
-    secret_env: str = SECRET_ENV_VAR,
-    workspaces: list[str] | None = None,
-    *,
-    stop: threading.Event | None = None,
-    on_ready: Callable[[WebhookReceiver], None] | None = None,
-) -> None:
-    """Run the receiver until ``stop`` is set or Ctrl+C.
-
-    Args:
-        host: a loopback address; anything else raises ``ValueError``.
-        port: the port (0 picks a free one; ``on_ready`` sees which).
-        inbox_path: the SQLite inbox; default ``ARCHY_WEBHOOK_INBOX`` or
-            ``data/webhook_inbox.sqlite``.
-        secret_env: the NAME of the environment variable holding the shared secret; an unset
-            or short secret raises ``ValueError`` naming the variable.
-        workspaces: the accepted workspace names; default: those in archy.yaml, read once here
-            (restart the receiver after editing archy.yaml).
-        stop: set it (e.g. from a SIGTERM handler) to stop serving.
-        on_ready: called with the started receiver, e.g. to print its ``url``.
-    """
-    stop = stop or threading.Event()
-    with WebhookReceiver(host, port, inbox_path, secret_env, workspaces) as receiver:
-        if on_ready is not None:
-            on_ready(receiver)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+__all__ = [
+    "CONNECTION_EVENTS",
+    "DEFAULT_HOST",
+    "DEFAULT_INBOX_PATH",
+    "DEFAULT_PORT",
+    "EVENT_TYPES",
+    "INBOX_ENV_VAR",
+    "MAX_BODY_BYTES",
+    "MAX_EVENT_ID_LENGTH",
+    "MIN_SECRET_LENGTH",
+    "RECIPE_EVENTS",
+    "RELAY_PACKAGE",
+    "SECRET_ENV_VAR",
+    "SIGNATURE_HEADER",
+    "SUBJECTS",
+    "Event",
+    "Inbox",
+    "PayloadError",
+    "UnknownWorkspaceError",
+    "WebhookReceiver",
+    "authenticated",
+    "default_inbox_path",
+    "serve",
+    "sign",
+    "validate_event",
+]

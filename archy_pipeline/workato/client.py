@@ -4,20 +4,20 @@ What it guarantees:
 
 * **Read-only by construction.** The only request the client can make is a GET: its transport
   refuses every other method before a byte leaves the process.
-* **The token stays secret.** It lives in a :class:`Secret` and is added to each request by an
-  auth hook; no message, log record, repr or exception of this module contains it.
+* **The token stays secret.** It lives in a pydantic ``SecretStr`` and is added to each
+  request by an auth hook; no message, log record, repr or exception of this module contains it.
 * **Steady syncs never trip a 429.** Requests are paced per endpoint family at Workato's
   published quotas (60 requests per minute by default; raise them for enterprise quotas).
 * **Transient failures are retried** (429 honouring ``Retry-After``; 5xx, timeouts, resets and
   truncated bodies with exponential backoff and jitter), with bounded attempts and a total
-  deadline, then end in an error that says what to do.
+  deadline, then end in an error that says what to do. The policy is
+  :func:`archy_pipeline.retry.retrying` (tenacity).
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import re
 import threading
 import time
@@ -29,6 +29,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
+
+from archy_pipeline.retry import Transient, backoff, retrying, wait_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -119,35 +122,15 @@ class WorkatoReadOnlyError(WorkatoError):
     """Something tried to send a request other than GET through the client."""
 
 
-# ---------------------------------------------------------------------- secrets and transport
-
-
-class Secret:
-    """Holds a secret string; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+# ---------------------------------------------------------------------- transport
 
 
 class _BearerAuth(httpx.Auth):
-    def __init__(self, token: Secret) -> None:
+    def __init__(self, token: SecretStr) -> None:
         self._token = token
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
-        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         yield request
 
     def __repr__(self) -> str:
@@ -362,7 +345,7 @@ class WorkatoClient:
 
     def __init__(
         self,
-        api_token: str | Secret,
+        api_token: str | SecretStr,
         *,
         data_center: str | None = "us",
         base_url: str | None = None,
@@ -378,8 +361,8 @@ class WorkatoClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        token = api_token if isinstance(api_token, Secret) else Secret(api_token or "")
-        if not token:
+        token = api_token if isinstance(api_token, SecretStr) else SecretStr(api_token or "")
+        if not token.get_secret_value():
             raise WorkatoConfigError(
                 f"no Workato API token: set {TOKEN_ENV_VAR} to an API client token "
                 "(Workspace admin > API clients)"
@@ -438,89 +421,96 @@ class WorkatoClient:
         """GET ``path`` (relative to the API base) and return the decoded JSON body.
 
         Retries what is worth retrying and raises a :class:`WorkatoError` subclass otherwise.
+        The retry settings are read at each call (a sensor may shorten them on a client).
         """
-        family = _family(path)
         where = f"GET /api{path}"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            self.rate_limiter.acquire(family)
-            self.request_counts[family] += 1
-            retry_after: float | None = None
-            try:
-                response = self._http.get(path, params=_clean(params))
-            except httpx.TimeoutException as exc:
-                failure: WorkatoError = WorkatoUnreachableError(
+
+        def on_retry(failure: Transient, attempt: int, wait: float) -> None:
+            error = failure.error
+            assert isinstance(error, WorkatoError)
+            log.warning(
+                "Workato %s failed (%s); retry %d/%d in %.2f s",
+                where,
+                type(error).__name__ if error.status is None else error.status,
+                attempt,
+                self.max_attempts - 1,
+                wait,
+            )
+
+        policy = retrying(
+            attempts=self.max_attempts,
+            deadline=self.deadline_seconds,
+            wait=wait_retry_after(backoff(self.backoff_seconds, self.max_backoff_seconds)),
+            on_retry=on_retry,
+            give_up=_gave_up,
+            sleep=self._sleep,
+        )
+        return policy(self._get_once, path, params, where)
+
+    def _get_once(self, path: str, params: dict[str, Any] | None, where: str) -> Any:
+        """One attempt: the decoded body, :class:`Transient` for what a retry may cure, or the
+        error of a request that no retry can fix."""
+        family = _family(path)
+        self.rate_limiter.acquire(family)
+        self.request_counts[family] += 1
+        try:
+            response = self._http.get(path, params=_clean(params))
+        except httpx.TimeoutException as exc:
+            raise Transient(
+                WorkatoUnreachableError(
                     f"Workato at {self.host} did not answer {where} in time "
                     f"({type(exc).__name__}). Check the network, firewall, proxy or VPN "
                     "between this machine and Workato, and the data center setting.",
                     path=path,
                 )
-            except httpx.TransportError as exc:
-                failure = WorkatoUnreachableError(
+            ) from None
+        except httpx.TransportError as exc:
+            raise Transient(
+                WorkatoUnreachableError(
                     f"Cannot reach Workato at {self.host} for {where} ({type(exc).__name__}: "
                     f"{_safe_text(exc)}). Check the network, firewall, proxy or VPN, and the "
                     "data center / WORKATO_BASE_URL setting.",
                     path=path,
                 )
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        failure = WorkatoResponseError(
-                            f"Workato answered {where} with a body that is not complete JSON "
-                            f"({len(response.content)} bytes); the answer may have been cut "
-                            "off by a proxy.",
-                            status=status,
-                            path=path,
-                        )
-                elif status == 429:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    failure = WorkatoRateLimitError(
-                        f"Workato kept answering 429 Too Many Requests to {where}. Another "
-                        "tool may share this workspace's API quota; lower requests_per_minute "
-                        "or run the sync later.",
+            ) from None
+        status = response.status_code
+        if status == 200:
+            try:
+                return response.json()
+            except ValueError:
+                raise Transient(
+                    WorkatoResponseError(
+                        f"Workato answered {where} with a body that is not complete JSON "
+                        f"({len(response.content)} bytes); the answer may have been cut "
+                        "off by a proxy.",
                         status=status,
                         path=path,
                     )
-                elif status >= 500:
-                    body_id = _error_id(response)
-                    failure = WorkatoServerError(
-                        f"Workato answered {status} {response.reason_phrase} to {where}"
-                        + (f" (error id {body_id})" if body_id else "")
-                        + ". Workato may be having an incident: check status.workato.com "
-                        "and try again later.",
-                        status=status,
-                        path=path,
-                    )
-                else:
-                    raise self._client_error(response, path, where) from None
-            elapsed = time.monotonic() - started
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
-            if attempt >= self.max_attempts or elapsed + wait > self.deadline_seconds:
-                reason = (
-                    f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
-                    f"in {elapsed:.1f} s"
-                )
-                raise type(failure)(
-                    f"{failure} ({reason})", status=failure.status, path=failure.path
                 ) from None
-            log.warning(
-                "Workato %s failed (%s); retry %d/%d in %.2f s",
-                where,
-                type(failure).__name__ if failure.status is None else failure.status,
-                attempt,
-                self.max_attempts - 1,
-                wait,
+        if status == 429:
+            raise Transient(
+                WorkatoRateLimitError(
+                    f"Workato kept answering 429 Too Many Requests to {where}. Another "
+                    "tool may share this workspace's API quota; lower requests_per_minute "
+                    "or run the sync later.",
+                    status=status,
+                    path=path,
+                ),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-            self._sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+        if status >= 500:
+            body_id = _error_id(response)
+            raise Transient(
+                WorkatoServerError(
+                    f"Workato answered {status} {response.reason_phrase} to {where}"
+                    + (f" (error id {body_id})" if body_id else "")
+                    + ". Workato may be having an incident: check status.workato.com "
+                    "and try again later.",
+                    status=status,
+                    path=path,
+                )
+            )
+        raise self._client_error(response, path, where)
 
     def _client_error(self, response: httpx.Response, path: str, where: str) -> WorkatoError:
         status = response.status_code
@@ -912,6 +902,14 @@ def _error_id(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     return str(body.get("id")) if isinstance(body, dict) and body.get("id") else None
+
+
+def _gave_up(failure: Transient, attempts: int, elapsed: float) -> WorkatoError:
+    """The last failure, saying how long the client tried."""
+    error = failure.error
+    assert isinstance(error, WorkatoError)
+    reason = f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s"
+    return type(error)(f"{error} ({reason})", status=error.status, path=error.path)
 
 
 def _safe_text(exc: Exception) -> str:
