@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,8 +11,8 @@ import dagster as dg
 import dlt
 from pydantic import Field
 
-DUCKDB_PATH_ENV_VAR = "ARCHY_DUCKDB_PATH"
-POSTGRES_DSN_ENV_VAR = "ARCHY_POSTGRES_DSN"
+from archy_pipeline.settings.variables import read_environment
+
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 #: DuckDB names a file's catalog after its stem; a catalog named like one of our schemas makes
 #: every ``archy.<table>`` reference ambiguous, so those stems are refused.
@@ -43,11 +42,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def dsn(self) -> str | None:
-        return self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV_VAR) or None
+        if self.postgres_dsn:
+            return self.postgres_dsn
+        dsn = read_environment().postgres_dsn
+        return dsn.get_secret_value() if dsn else None
 
     @property
     def path(self) -> Path:
-        path = Path(self.duckdb_path or os.environ.get(DUCKDB_PATH_ENV_VAR) or DEFAULT_DUCKDB_PATH)
+        path = Path(self.duckdb_path or read_environment().duckdb_path or DEFAULT_DUCKDB_PATH)
         if path.stem.lower() in RESERVED_STEMS:
             raise ValueError(
                 f"the DuckDB file {path} cannot be named '{path.stem}': DuckDB names the "
