@@ -78,7 +78,8 @@ def parse_settings(data: Any, source: str = "archy.yaml", from_file: bool = True
         settings = ArchySettings.model_validate({} if data is None else data)
     except ValidationError as error:
         raise ConfigError(one_line(error, source)) from None
-    return settings.located(source, from_file)
+    listed = from_file and isinstance(data, dict) and data.get("workspaces") is not None
+    return settings.located(source, from_file, listed)
 
 
 def check_environment(

@@ -384,11 +384,12 @@ class ArchySettings(Section):
     _source: str = PrivateAttr(default="archy.yaml")
     _from_file: bool = PrivateAttr(default=False)
 
-    def located(self, source: str, from_file: bool) -> ArchySettings:
-        """Record where the settings were read from (the loader calls it), for messages."""
+    def located(self, source: str, from_file: bool, listed: bool) -> ArchySettings:
+        """Record where the settings were read from (the loader calls it), for messages;
+        ``listed``: the file lists the workspaces (else the default one is the environment's)."""
         self._source, self._from_file = source, from_file
         for index, workspace in enumerate(self.workspaces):
-            workspace._where = f"{source}: workspaces[{index}]" if from_file else None
+            workspace._where = f"{source}: workspaces[{index}]" if listed else None
         return self
 
     @property
@@ -405,7 +406,8 @@ class ArchySettings(Section):
     def _prepare(cls, data: dict[Any, Any]) -> dict[Any, Any]:
         # An empty section (``mapping:`` with nothing under it) is its defaults.
         data = {key: value for key, value in data.items() if value is not None}
-        workspaces = data.get("workspaces", [{"name": DEFAULT_WORKSPACE}])
+        # A new default workspace each time: the loader records where each workspace is.
+        workspaces = data.setdefault("workspaces", [{"name": DEFAULT_WORKSPACE}])
         if isinstance(workspaces, list) and "sync" in data:
             data["workspaces"] = [_with_sync(w, data["sync"]) for w in workspaces]
         return data
