@@ -151,7 +151,7 @@ def workato_raw_tables(
     archy = settings.load()
     workspace = archy.workspace(context.partition_key)
     selection = workspace.sync
-    with workato.get_client(workspace) as client:
+    with workato.get_client(workspace, settings.environment()) as client:
         identity = client.identify(workspace.name)
         me = identity.details
         context.log.info(
