@@ -54,11 +54,17 @@ def materialize_sync(
     instance: Any = None,
     raise_on_error: bool = True,
 ):
-    """Materialize the extract assets for one workspace partition, in process."""
+    """Materialize the extract assets for one workspace partition, in process.
+
+    Without a ``settings`` resource, archy.yaml is read as a run reads it (``ARCHY_CONFIG``).
+    """
     import dagster as dg
 
     from archy_pipeline.assets.extract import workato_raw_tables
     from archy_pipeline.constants import WORKSPACES
+    from archy_pipeline.resources.settings import ArchySettingsResource
+
+    resources = {"settings": ArchySettingsResource(), **resources}
 
     instance = instance or dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(WORKSPACES.name, [partition])
@@ -91,6 +97,7 @@ def materialize_transform(warehouse: Any) -> Any:
         build_sql_model_assets,
         integration_descriptions,
     )
+    from archy_pipeline.resources.settings import ArchySettingsResource
 
     return dg.materialize(
         [
@@ -99,5 +106,5 @@ def materialize_transform(warehouse: Any) -> Any:
             system_mappings,
             build_sql_model_assets(DEFAULT_MODELS_DIR),
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
     )

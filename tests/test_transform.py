@@ -23,6 +23,7 @@ from archy_pipeline.assets.transform import (
     integration_descriptions,
 )
 from archy_pipeline.resources import WorkatoResource
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from tests.support import materialize_sync
 
@@ -134,7 +135,7 @@ def run_pipeline(sim, warehouse: WarehouseResource, models: Path = DEFAULT_MODEL
             change_events,
             *INTEGRITY_CHECKS,
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
         raise_on_error=False,
     )
 
@@ -354,7 +355,7 @@ def test_a_lookup_then_notify_recipe_flows_from_sql_server_to_slack(simulator, t
             build_sql_model_assets(DEFAULT_MODELS_DIR),
             analysis_tables,
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
     )
     assert result.success
     roles = rows(
@@ -415,7 +416,7 @@ def test_steps_parsed_before_access_existed_draw_no_flow(simulator, tmp_path):
             system_mappings,
             build_sql_model_assets(DEFAULT_MODELS_DIR),
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
     )
     assert result.success
     roles = rows(

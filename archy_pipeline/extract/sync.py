@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
-from archy_pipeline.config import DEFAULT_ENVIRONMENTS, SyncSelection, environment_of
+from archy_pipeline.settings import DEFAULT_ENVIRONMENTS, SyncSelection, environment_of
 from archy_pipeline.workato.client import (
     WorkatoAccessDeniedError,
     WorkatoClient,
@@ -580,10 +580,13 @@ class WorkspaceSync:
 
         selection = self.options.selection.folders
 
+        excluded_paths: dict[int, str] = {}
+
         def excluded(folder: dict[str, Any]) -> bool:
             path = f"{paths.get(folder['parent_id'], 'Home')}/{folder['name']}"
             if selection.excludes(folder["id"], path):
                 self.excluded_folder_ids.add(folder["id"])
+                excluded_paths[folder["id"]] = path
                 return True
             return False
 
@@ -600,6 +603,7 @@ class WorkspaceSync:
             if len(current) % 100 == 0:
                 self.progress("folders", 0, len(current))
         self.progress("folders", 0, len(current))
+        self._warn_unmatched_includes({**paths, **excluded_paths})
         # Folders below a forbidden one cannot be seen; keep their stored sub-tree too.
         stored = self.previous.table("folders")
         frontier = set(self.forbidden_folder_ids)
@@ -608,6 +612,20 @@ class WorkspaceSync:
             frontier = children - self.forbidden_folder_ids
             self.forbidden_folder_ids |= children
         return current, complete
+
+    def _warn_unmatched_includes(self, seen: dict[int | None, str]) -> None:
+        """An include rule that names no folder is most likely misspelt: say so."""
+        selection = self.options.selection.folders
+        for rule in selection.include:
+            if any(selection.named_by(rule, folder_id, path) for folder_id, path in seen.items()):
+                continue
+            named = f"folder id {rule}" if isinstance(rule, int) else repr(rule)
+            self._issue(
+                "folder_rule_unmatched",
+                f"sync.folders.include {named}",
+                f"sync.folders.include: {named} matches no folder this API client can see; "
+                "check its spelling and case (paths look like 'Home/Sales/Quote to Cash')",
+            )
 
     def _folders_needed(self) -> bool:
         """Whether this sync must walk the folder tree (always, except a daily sync that

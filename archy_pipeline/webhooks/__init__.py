@@ -33,9 +33,7 @@ from archy_pipeline.webhooks.events import (
 )
 from archy_pipeline.webhooks.inbox import (
     DEFAULT_INBOX_PATH,
-    INBOX_ENV_VAR,
     Inbox,
-    default_inbox_path,
 )
 from archy_pipeline.webhooks.receiver import (
     DEFAULT_HOST,
@@ -56,7 +54,6 @@ __all__ = [
     "DEFAULT_INBOX_PATH",
     "DEFAULT_PORT",
     "EVENT_TYPES",
-    "INBOX_ENV_VAR",
     "MAX_BODY_BYTES",
     "MAX_EVENT_ID_LENGTH",
     "MIN_SECRET_LENGTH",
@@ -71,7 +68,6 @@ __all__ = [
     "UnknownWorkspaceError",
     "WebhookReceiver",
     "authenticated",
-    "default_inbox_path",
     "serve",
     "sign",
     "validate_event",

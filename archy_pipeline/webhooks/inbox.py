@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -13,13 +12,8 @@ from typing import Any
 
 from archy_pipeline.webhooks.events import Event, validate_event
 
-INBOX_ENV_VAR = "ARCHY_WEBHOOK_INBOX"
+#: The inbox unless ``ARCHY_WEBHOOK_INBOX`` (read by the settings) names another file.
 DEFAULT_INBOX_PATH = "data/webhook_inbox.sqlite"
-
-
-def default_inbox_path() -> Path:
-    """The inbox file: ``ARCHY_WEBHOOK_INBOX``, or ``data/webhook_inbox.sqlite``."""
-    return Path(os.environ.get(INBOX_ENV_VAR) or DEFAULT_INBOX_PATH)
 
 
 _SCHEMA = """

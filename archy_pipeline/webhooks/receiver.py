@@ -1,6 +1,6 @@
 """The receiver: authenticates each POST, validates it and appends it to the inbox.
 
-Authentication uses one shared secret, read from an environment variable
+Authentication uses one shared secret, which the CLI reads from an environment variable
 (``ARCHY_WEBHOOK_SECRET`` unless told otherwise), in either header:
 
 - ``X-Archy-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>``
@@ -23,7 +23,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archy_pipeline.webhooks.events import PayloadError, UnknownWorkspaceError, validate_event
-from archy_pipeline.webhooks.inbox import Inbox, default_inbox_path
+from archy_pipeline.webhooks.inbox import DEFAULT_INBOX_PATH, Inbox
 
 # The package's logger, as before the package was split: log settings name
 # archy_pipeline.webhooks.
@@ -71,8 +70,9 @@ def authenticated(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     )
 
 
-def _read_secret(secret_env: str) -> str:
-    secret = os.environ.get(secret_env, "")
+def check_secret(secret: str | None, secret_env: str) -> str:
+    """The shared secret, refused when unset or short (the message names its variable)."""
+    secret = secret or ""
     if len(secret) < MIN_SECRET_LENGTH:
         # Name the variable, never the value.
         raise ValueError(
@@ -131,19 +131,17 @@ class WebhookReceiver:
         self,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
-        inbox_path: str | Path | None = None,
+        inbox_path: str | Path = DEFAULT_INBOX_PATH,
         secret_env: str = SECRET_ENV_VAR,
-        workspaces: Sequence[str] | None = None,
+        *,
+        secret: str | None,
+        workspaces: Sequence[str],
     ) -> None:
         _check_loopback(host)
         self.secret_env = secret_env
-        self._secret = _read_secret(secret_env)
-        if workspaces is None:
-            from archy_pipeline.config import load_config
-
-            workspaces = load_config().names
+        self._secret = check_secret(secret, secret_env)
         self.workspaces = list(workspaces)
-        self.inbox = Inbox(inbox_path if inbox_path is not None else default_inbox_path())
+        self.inbox = Inbox(inbox_path)
         server_class = _Server
         if ":" in host:
             server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
@@ -346,10 +344,11 @@ def _make_handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    inbox_path: str | Path | None = None,
+    inbox_path: str | Path = DEFAULT_INBOX_PATH,
     secret_env: str = SECRET_ENV_VAR,
-    workspaces: list[str] | None = None,
     *,
+    secret: str | None,
+    workspaces: Sequence[str],
     stop: threading.Event | None = None,
     on_ready: Callable[[WebhookReceiver], None] | None = None,
 ) -> None:
@@ -358,17 +357,20 @@ def serve(
     Args:
         host: a loopback address; anything else raises ``ValueError``.
         port: the port (0 picks a free one; ``on_ready`` sees which).
-        inbox_path: the SQLite inbox; default ``ARCHY_WEBHOOK_INBOX`` or
-            ``data/webhook_inbox.sqlite``.
-        secret_env: the NAME of the environment variable holding the shared secret; an unset
-            or short secret raises ``ValueError`` naming the variable.
-        workspaces: the accepted workspace names; default: those in archy.yaml, read once here
-            (restart the receiver after editing archy.yaml).
+        inbox_path: the SQLite inbox (the CLI passes ``ARCHY_WEBHOOK_INBOX`` when set).
+        secret_env: the NAME of the environment variable holding the shared secret, for
+            messages.
+        secret: the shared secret (the CLI reads it from ``secret_env``); an unset or short
+            secret raises ``ValueError`` naming the variable.
+        workspaces: the accepted workspace names (the CLI passes archy.yaml's, read once:
+            restart the receiver after editing archy.yaml).
         stop: set it (e.g. from a SIGTERM handler) to stop serving.
         on_ready: called with the started receiver, e.g. to print its ``url``.
     """
     stop = stop or threading.Event()
-    with WebhookReceiver(host, port, inbox_path, secret_env, workspaces) as receiver:
+    with WebhookReceiver(
+        host, port, inbox_path, secret_env, secret=secret, workspaces=workspaces
+    ) as receiver:
         if on_ready is not None:
             on_ready(receiver)
         try:
