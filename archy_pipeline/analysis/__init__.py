@@ -1,7 +1,7 @@
 """Graphs, rankings and insights over the archy tables: what the integrations look like as a
 whole, and what deserves attention. What each graph, metric and rule means: docs/analysis.md.
 
-Pure: pandas and networkx only, no Dagster or dlt import. The input is an
+Pure: pandas, numpy and networkx, no Dagster or dlt import. The input is an
 :class:`AnalysisInput` (one DataFrame per table); :func:`build_graphs` reads it once, and
 :func:`graph_tables`, :func:`find_insights`, :func:`ranking_tables` and :func:`impact` work
 from the graphs. Modules: ``inputs`` (the frames), ``model`` (the input read into records),

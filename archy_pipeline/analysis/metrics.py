@@ -5,7 +5,7 @@ recipe's complexity score. How each is defined: docs/analysis.md."""
 from __future__ import annotations
 
 import random
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -56,8 +56,8 @@ def node_metrics(graph: nx.DiGraph, exact_max: int, samples: int, seed: int) -> 
 
 
 def pagerank(graph: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-10) -> dict[str, float]:
-    """PageRank by numpy power iteration (networkx's own needs scipy); unweighted, dangling
-    nodes spread evenly, as :func:`networkx.pagerank` does."""
+    """PageRank by numpy power iteration; unweighted, dangling nodes spread evenly, as
+    :func:`networkx.pagerank` does."""
     nodes = list(graph)
     n = len(nodes)
     if n == 0:
@@ -80,67 +80,36 @@ def pagerank(graph: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-10) -> dict
     return {node: float(value) for node, value in zip(nodes, x)}
 
 
-def _brandes(successors: list[list[int]], sources: Iterable[int], n: int) -> list[float]:
-    """Unnormalised betweenness (Brandes 2001) accumulated from ``sources`` only.
-
-    The same sums as :func:`networkx.betweenness_centrality` (directed, unweighted), over
-    integer adjacency lists and dicts that hold only the nodes a source reaches: about four
-    times faster than networkx's, which matters on the sampled 50,000-edge graphs.
-    """
-    result = [0.0] * n
-    for source in sources:
-        order: list[int] = []
-        preds: dict[int, list[int]] = {source: []}
-        sigma: dict[int, int] = {source: 1}
-        dist: dict[int, int] = {source: 0}
-        queue = deque([source])
-        while queue:
-            v = queue.popleft()
-            order.append(v)
-            next_dist, paths = dist[v] + 1, sigma[v]
-            for w in successors[v]:
-                seen = dist.get(w)
-                if seen is None:
-                    dist[w] = next_dist
-                    sigma[w] = paths
-                    preds[w] = [v]
-                    queue.append(w)
-                elif seen == next_dist:
-                    sigma[w] += paths
-                    preds[w].append(v)
-        delta = dict.fromkeys(order, 0.0)
-        for w in reversed(order):
-            share = (1.0 + delta[w]) / sigma[w]
-            for v in preds[w]:
-                delta[v] += sigma[v] * share
-            if w != source:
-                result[w] += delta[w]
-    return result
-
-
 def betweenness(graph: nx.DiGraph, exact_max: int, samples: int, seed: int) -> dict[str, float]:
-    """Normalised directed betweenness; sampled sources above ``exact_max`` linked nodes."""
+    """Normalised directed betweenness; sampled sources above ``exact_max`` linked nodes.
+
+    Isolated nodes (a self-loop does not count) lie on no path and start none: the sources are
+    the other nodes, in id order, or ``samples`` of them drawn with ``random.Random(seed)``,
+    whose sums are scaled by linked nodes / samples. The sums are networkx's (Brandes, in
+    :func:`networkx.betweenness_centrality_subset` with every linked node a target); they are
+    normalised by the whole graph's ``(n-1)(n-2)``. ``betweenness_centrality(k=...)`` is not
+    used because networkx 3.5 and later scale sampled source nodes by ``1/(k-1)``, not ``1/k``,
+    which would change the estimate.
+    """
     n = graph.number_of_nodes()
     result = dict.fromkeys(graph, 0.0)
     if n < 3:
         return result
-    # Isolated nodes (a self-loop does not count) lie on no path and start none.
-    active = sorted(v for v in graph if any(w != v for w in nx.all_neighbors(graph, v)))
-    if len(active) < 3:
+    linked = sorted(v for v in graph if any(w != v for w in nx.all_neighbors(graph, v)))
+    if len(linked) < 3:
         return result
-    index = {node: i for i, node in enumerate(active)}
-    successors = [[index[w] for w in graph.successors(v) if w != v] for v in active]
-    if len(active) <= exact_max:
-        sources: Iterable[int] = range(len(active))
-        scale = 1.0
+    if len(linked) <= exact_max:
+        sources, scale = linked, 1.0
     else:
-        k = min(samples, len(active))
-        sources = random.Random(seed).sample(range(len(active)), k)
-        scale = len(active) / k
-    raw = _brandes(successors, sources, len(active))
+        k = min(samples, len(linked))
+        sources, scale = random.Random(seed).sample(linked, k), len(linked) / k
+    # On the linked nodes only: networkx sets up its per-source dicts over every node of the
+    # graph, and a call graph is mostly recipes that call no one (4x faster at 5,000 recipes).
+    linked_graph = graph.subgraph(linked).copy()
+    sums = nx.betweenness_centrality_subset(linked_graph, sources, linked, normalized=False)
     norm = scale / ((n - 1) * (n - 2))
-    for node, value in zip(active, raw):
-        result[node] = value * norm
+    for node in linked:
+        result[node] = sums[node] * norm
     return result
 
 
