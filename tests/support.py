@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from workato_simulator import WorkatoSimulator, Workspace
 
 from archy_pipeline.workato.client import WorkatoClient
+
+#: Hand-written export packages (Workato's export format) covering every parser and
+#: export-loader rule the genuine corpus in ../shared covers; see its README.md.
+EXPORT_FIXTURES_DIR = Path(__file__).parent / "fixtures" / "exports"
 
 #: A token distinctive enough that finding it anywhere in captured output is meaningful.
 SECRET_TOKEN = "wrkaus-SECRET-7f3a9c1e5b2d4f6a8c0e"
