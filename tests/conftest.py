@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from workato_simulator import WorkatoSimulator, Workspace
 
-from tests.support import TIME_SCALE
+from tests.support import TIME_SCALE, LoopbackSmtpController, SmtpInbox
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,6 +57,25 @@ def simulator() -> Iterator[Callable[..., WorkatoSimulator]]:
     yield start
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., SimpleNamespace]]:
+    """Start aiosmtpd servers on 127.0.0.1, ephemeral ports; all stopped after the test."""
+    started: list[LoopbackSmtpController] = []
+
+    def start(**smtp_kwargs: Any) -> SimpleNamespace:
+        inbox = SmtpInbox()
+        controller = LoopbackSmtpController(
+            inbox, hostname="127.0.0.1", port=0, server_hostname="smtp.test", **smtp_kwargs
+        )
+        controller.start()
+        started.append(controller)
+        return SimpleNamespace(port=controller.port, messages=inbox.messages)
+
+    yield start
+    for controller in started:
+        controller.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

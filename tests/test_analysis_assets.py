@@ -9,7 +9,7 @@ from workato_simulator.workspace import application_config
 
 from archy_pipeline.cli import main
 from archy_pipeline.resources.warehouse import WarehouseResource
-from tests.test_transform import STOP, acme, block, rows, run_pipeline
+from tests.support import STOP, acme, block, rows, run_pipeline
 
 
 def insights(warehouse: WarehouseResource) -> dict[str, tuple]:
