@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from workato_simulator import WorkatoSimulator, Workspace
 
-from tests.support import TIME_SCALE, LoopbackSmtpController, SmtpInbox
+from tests.support import (
+    ISOLATED_ENV_VARS,
+    TIME_SCALE,
+    LoopbackSmtpController,
+    SmtpInbox,
+    SyncedWarehouse,
+    acme,
+    sync_once,
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -31,14 +39,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test sees the developer's Workato or archy settings."""
-    for name in (
-        "WORKATO_API_TOKEN",
-        "WORKATO_BASE_URL",
-        "WORKATO_DATA_CENTER",
-        "ARCHY_DUCKDB_PATH",
-        "ARCHY_POSTGRES_DSN",
-        "ARCHY_CONFIG",
-    ):
+    for name in ISOLATED_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
 
@@ -57,6 +58,25 @@ def simulator() -> Iterator[Callable[..., WorkatoSimulator]]:
     yield start
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture(scope="session")
+def acme_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SyncedWarehouse:
+    """The hand-built ACME workspace (support.acme), synced and built once per session (per
+    xdist worker). Tests that only read the result copy it: ``acme_warehouse.copy_to(tmp_path)``.
+    """
+    workspace, ids = acme()
+    return sync_once(tmp_path_factory.mktemp("acme_warehouse"), workspace, ids)
+
+
+@pytest.fixture(scope="session")
+def generated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SyncedWarehouse:
+    """A generated 200-recipe workspace (seed 31), synced and built once per session (per
+    xdist worker); copy it as ``acme_warehouse``."""
+    from workato_simulator.generator import generate_workspace
+
+    workspace = generate_workspace(31, recipes=200)
+    return sync_once(tmp_path_factory.mktemp("generated_warehouse"), workspace)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -237,10 +239,24 @@ def acme() -> tuple[Workspace, dict[str, int]]:
     return ws, ids
 
 
-def run_pipeline(sim: WorkatoSimulator, warehouse: Any, models: Path | None = None) -> Any:
-    """Sync ``sim`` into ``warehouse``, then build every archy table and run the checks."""
-    import dagster as dg
+def sync_resources(sim: WorkatoSimulator, warehouse: Any) -> dict[str, Any]:
+    """The extract's resources: the client aimed at ``sim``, unpaced, and ``warehouse``."""
     from dagster_dlt import DagsterDltResource
+
+    from archy_pipeline.resources import WorkatoResource
+
+    return {
+        "dlt": DagsterDltResource(),
+        "workato": WorkatoResource(
+            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
+        ),
+        "warehouse": warehouse,
+    }
+
+
+def build_archy(warehouse: Any, models: Path | None = None) -> Any:
+    """Build every archy table from what the warehouse holds and run the integrity checks."""
+    import dagster as dg
 
     from archy_pipeline.assets.analysis import analysis_tables
     from archy_pipeline.assets.changes import change_events
@@ -251,16 +267,7 @@ def run_pipeline(sim: WorkatoSimulator, warehouse: Any, models: Path | None = No
         build_sql_model_assets,
         integration_descriptions,
     )
-    from archy_pipeline.resources import WorkatoResource
 
-    resources = {
-        "dlt": DagsterDltResource(),
-        "workato": WorkatoResource(
-            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
-        ),
-        "warehouse": warehouse,
-    }
-    assert materialize_sync(resources).success
     return dg.materialize(
         [
             integration_descriptions,
@@ -276,5 +283,78 @@ def run_pipeline(sim: WorkatoSimulator, warehouse: Any, models: Path | None = No
     )
 
 
+def run_pipeline(sim: WorkatoSimulator, warehouse: Any, models: Path | None = None) -> Any:
+    """Sync ``sim`` into ``warehouse``, then build every archy table and run the checks."""
+    assert materialize_sync(sync_resources(sim, warehouse)).success
+    return build_archy(warehouse, models)
+
+
 def rows(warehouse: Any, sql: str) -> list[tuple]:
     return warehouse.query(sql)[1]
+
+
+# ---------------------------------------------------------------------- synced once per session
+
+#: Settings a developer's shell may hold; no test (nor session fixture) sees them.
+ISOLATED_ENV_VARS = (
+    "WORKATO_API_TOKEN",
+    "WORKATO_BASE_URL",
+    "WORKATO_DATA_CENTER",
+    "ARCHY_DUCKDB_PATH",
+    "ARCHY_POSTGRES_DSN",
+    "ARCHY_CONFIG",
+)
+
+
+@dataclass
+class SyncedWarehouse:
+    """A workspace synced once through the real pipeline (the simulator over HTTP, dlt, every
+    archy model and check) into a DuckDB file that tests copy and never write to."""
+
+    path: Path
+    workspace: Workspace
+    ids: dict[str, int]
+    #: The sync and the archy build, as ``dg.materialize`` returned them.
+    sync: Any
+    build: Any
+    #: Every request the simulator answered during the sync.
+    requests: list[Any]
+
+    def copy_to(self, folder: Path) -> Any:
+        """A warehouse resource on a copy of the file in ``folder`` (a test's tmp_path)."""
+        from archy_pipeline.resources.warehouse import WarehouseResource
+
+        target = folder / "warehouse.duckdb"
+        shutil.copy(self.path, target)
+        return WarehouseResource(duckdb_path=str(target))
+
+
+def sync_once(
+    folder: Path, workspace: Workspace, ids: dict[str, int] | None = None
+) -> SyncedWarehouse:
+    """Sync ``workspace`` into ``folder``/warehouse.duckdb and build the archy tables, with the
+    developer's settings hidden and a DAGSTER_HOME of its own (the isolation every test gets
+    from conftest's autouse fixture, which a session fixture runs before)."""
+    import pytest
+
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    home = folder / "dagster_home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        for name in ISOLATED_ENV_VARS:
+            env.delenv(name, raising=False)
+        env.setenv("DAGSTER_HOME", str(home))
+        sim = WorkatoSimulator(workspace, time_scale=TIME_SCALE, rate_limits=None).start()
+        try:
+            warehouse = WarehouseResource(duckdb_path=str(folder / "warehouse.duckdb"))
+            sync = materialize_sync(sync_resources(sim, warehouse))
+            assert sync.success
+            build = build_archy(warehouse)
+            assert build.success
+            requests = list(sim.requests)
+        finally:
+            sim.stop()
+    with warehouse.connect() as con:
+        con.execute("checkpoint")  # everything in the file itself: a copy is complete
+    return SyncedWarehouse(warehouse.path, workspace, ids or {}, sync, build, requests)

@@ -22,7 +22,7 @@ from archy_pipeline.assets.transform import (
 )
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from tests.support import acme, block, materialize_sync, rows, run_pipeline
+from tests.support import acme, block, build_archy, materialize_sync, rows, run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,13 +129,11 @@ def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
     assert paths == {"Home/Sales", "Home/Sales/Quote to Cash"}
 
 
-def test_every_model_on_duckdb_with_row_level_expectations(simulator, tmp_path):
-    ws, ids = acme()
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    result = run_pipeline(sim, warehouse)
+def test_every_model_on_duckdb_with_row_level_expectations(acme_warehouse, tmp_path):
+    warehouse = acme_warehouse.copy_to(tmp_path)
+    result = acme_warehouse.build
     assert result.success
-    check_acme_rows(warehouse, ids)
+    check_acme_rows(warehouse, acme_warehouse.ids)
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
     assert {"connections_exist_check", "callees_exist_check"} <= {c.check_name for c in checks}
@@ -362,11 +360,8 @@ def documented_columns() -> dict[str, list[str]]:
     return tables
 
 
-def test_docs_tables_md_matches_the_real_tables(simulator, tmp_path):
-    ws, _ = acme()
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+def test_docs_tables_md_matches_the_real_tables(acme_warehouse, tmp_path):
+    warehouse = acme_warehouse.copy_to(tmp_path)
     documented = documented_columns()
     real = {
         f"archy.{table}": [c for c, _ in warehouse.columns("archy", table)]
@@ -380,9 +375,8 @@ def test_docs_tables_md_matches_the_real_tables(simulator, tmp_path):
         assert documented[table] == columns, f"{table}: docs list {documented[table]}"
 
 
-def test_manual_links_rules_and_user_systems_from_archy_yaml(simulator, tmp_path, monkeypatch):
-    ws, ids = acme()
-    sim = simulator(ws, rate_limits=None)
+def test_manual_links_rules_and_user_systems_from_archy_yaml(acme_warehouse, tmp_path, monkeypatch):
+    ids = acme_warehouse.ids
     config = tmp_path / "archy.yaml"
     config.write_text(
         f"""
@@ -401,8 +395,9 @@ mapping:
 """
     )
     monkeypatch.setenv("ARCHY_CONFIG", str(config))
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+    # the synced raw tables, built again with this archy.yaml
+    warehouse = acme_warehouse.copy_to(tmp_path)
+    assert build_archy(warehouse).success
 
     mapped = {
         r[0]: r[1:]
@@ -424,14 +419,13 @@ mapping:
     ) == [("ACME Billing API", "user")]
 
 
-def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
-    from workato_simulator.generator import describe, generate_workspace
+def test_a_generated_workspace_runs_every_model(generated_warehouse, tmp_path):
+    from workato_simulator.generator import describe
 
-    ws = generate_workspace(31, recipes=200)
+    ws = generated_warehouse.workspace
     stats = describe(ws)
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    result = run_pipeline(sim, warehouse)
+    warehouse = generated_warehouse.copy_to(tmp_path)
+    result = generated_warehouse.build
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
     calls = rows(
@@ -453,13 +447,10 @@ def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
     )
 
 
-def test_integrity_checks_find_orphans(simulator, tmp_path):
+def test_integrity_checks_find_orphans(acme_warehouse, tmp_path):
     from archy_pipeline.assets.checks import callees_exist_check, connections_exist_check
 
-    ws, _ = acme()
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+    warehouse = acme_warehouse.copy_to(tmp_path)
     assert connections_exist_check(warehouse=warehouse).passed
     with warehouse.connect() as con:
         con.execute(
