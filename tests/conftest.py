@@ -19,21 +19,37 @@ from tests.support import (
     sync_once,
 )
 
+#: Session fixtures whose users run on one xdist worker, so each is built once, not per worker.
+SHARED_SESSION_FIXTURES = ("acme_warehouse", "generated_warehouse")
 
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip ``corpus`` tests when the genuine-export corpus is not beside the clone."""
+    """Skip ``corpus`` tests when the genuine-export corpus is not beside the clone; group the
+    users of each shared session fixture on one xdist worker; start the longest tests first
+    (the browser test, then the ``slow`` ones) so no worker is left with them at the end."""
     from workato_simulator.export_loader import CORPUS_ENV_VAR, corpus_dir
 
     root = corpus_dir()
-    if root.is_dir():
-        return
     skip = pytest.mark.skip(
         reason=f"genuine-export corpus not found at {root} (../shared beside the clone, or "
         f"{CORPUS_ENV_VAR}); tests/fixtures/exports checks the same rules"
     )
     for item in items:
-        if item.get_closest_marker("corpus") is not None:
+        if item.get_closest_marker("corpus") is not None and not root.is_dir():
             item.add_marker(skip)
+        shared = [f for f in SHARED_SESSION_FIXTURES if f in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+        elif item.get_closest_marker("ui") is not None:
+            item.add_marker(pytest.mark.xdist_group("ui"))
+
+    def cost(item: pytest.Item) -> int:
+        if item.get_closest_marker("ui") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=cost)
 
 
 @pytest.fixture(autouse=True)
