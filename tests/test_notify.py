@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import http.server
 import json
 import logging
@@ -22,7 +20,6 @@ from typing import Any
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from pydantic import SecretStr
 
@@ -70,35 +67,6 @@ def _notify_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---------------------------------------------------------------------- servers
 
 
-class _LoopbackController(Controller):
-    """aiosmtpd's Controller on an ephemeral port: it binds port 0, then learns the port from
-    the bound socket before its start-up probe connects (the probe uses ``self.port``)."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[SimpleNamespace] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            SimpleNamespace(
-                mail_from=envelope.mail_from,
-                rcpt_tos=list(envelope.rcpt_tos),
-                message=email.message_from_bytes(envelope.content, policy=email.policy.default),
-                authenticated=bool(session.authenticated),
-                # session.ssl: after STARTTLS; the transport's ssl_object: implicit TLS
-                tls=session.ssl is not None
-                or server.transport.get_extra_info("ssl_object") is not None,
-            )
-        )
-        return "250 Message accepted for delivery"
-
-
 def _authenticator(echo_password: bool = False) -> Callable[..., AuthResult]:
     def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
         if auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode():
@@ -109,25 +77,6 @@ def _authenticator(echo_password: bool = False) -> Callable[..., AuthResult]:
         return AuthResult(success=False, handled=False, message="535 5.7.8 bad credentials")
 
     return authenticate
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Callable[..., SimpleNamespace]]:
-    """Start aiosmtpd servers on 127.0.0.1, ephemeral ports; all stopped after the test."""
-    started: list[Controller] = []
-
-    def start(**smtp_kwargs: Any) -> SimpleNamespace:
-        inbox = _Inbox()
-        controller = _LoopbackController(
-            inbox, hostname="127.0.0.1", port=0, server_hostname="smtp.test", **smtp_kwargs
-        )
-        controller.start()
-        started.append(controller)
-        return SimpleNamespace(port=controller.port, messages=inbox.messages)
-
-    yield start
-    for controller in started:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
