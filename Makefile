@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.archy-installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 CHROMIUM := /usr/bin/chromium
+DOT      := /usr/bin/dot
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install home chromium demo test ui lint format clean
+.PHONY: install home chromium graphviz demo test ui lint format clean
 
 install: $(STAMP)
 
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml simulator/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ./simulator -e '.[dev]'
 	@touch $(STAMP)
 
-demo: install home
+demo: install home graphviz
 	$(BIN)/archy-pipeline demo
 
 # The browser test drives Debian's Chromium (no browser download): install it when missing.
@@ -34,7 +35,13 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	  chromium fonts-liberation; }
 
-test: install chromium
+# The report lays out its system map and draws its static SVG with Debian's Graphviz (dot).
+graphviz:
+	@test -x $(DOT) || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	  graphviz; }
+
+test: install chromium graphviz
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ui: install home
