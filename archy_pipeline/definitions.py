@@ -10,7 +10,9 @@ from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
+from archy_pipeline.assets.report import architecture_report
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
+from archy_pipeline.resources.report import ReportResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
@@ -32,6 +34,7 @@ defs = dg.Definitions(
         build_sql_model_assets(),
         analysis_tables,
         change_events,
+        architecture_report,
     ],
     asset_checks=INTEGRITY_CHECKS,
     jobs=[sync_job, transform_job],
@@ -48,5 +51,6 @@ defs = dg.Definitions(
         "dlt": DagsterDltResource(),
         "workato": WorkatoResource(),
         "warehouse": WarehouseResource(),
+        "report": ReportResource(),
     },
 )
