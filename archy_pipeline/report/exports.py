@@ -33,6 +33,8 @@ GRAPHML = "system-map.graphml"
 INSTANCES_GRAPHML = "instances.graphml"
 BACKSTAGE = "backstage/catalog-info.yaml"
 TABLES = "tables"
+#: libyaml's emitter when PyYAML has it: the pure-Python one takes seconds per thousand recipes.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def _ids(model: ReportModel) -> dict[str, str]:
@@ -323,30 +325,28 @@ def backstage(model: ReportModel, owner: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- tables
 
 
-def public_tables(warehouse: WarehouseReader, placeholder: str) -> list[str]:
-    """Every table and view of the ``archy`` schema, by name."""
-    _, rows = warehouse.query(
-        "select table_name from information_schema.tables "
-        f"where table_schema = {placeholder} order by table_name",
-        ["archy"],
-    )
-    return [str(name) for (name,) in rows]
-
-
 def write_tables(
     warehouse: WarehouseReader, placeholder: str, folder: Path, workspaces: set[str] | None
 ) -> list[Path]:
-    """``<table>.csv`` and ``<table>.parquet`` per public table (rows of ``workspaces`` only,
-    for tables that have a workspace column). Parquet is written by DuckDB."""
+    """``<table>.csv`` and ``<table>.parquet`` for every table and view of the ``archy``
+    schema (rows of ``workspaces`` only, where the table has a workspace column), read over one
+    connection. Parquet is written by DuckDB."""
     import duckdb
     import pandas as pd
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    with duckdb.connect(":memory:") as con:
-        for table in public_tables(warehouse, placeholder):
-            names, rows = warehouse.query(f'select * from "archy"."{table}"')
-            frame = pd.DataFrame(rows, columns=names)
+    with warehouse.connect(read_only=True) as source, duckdb.connect(":memory:") as con:
+        cursor = source.cursor()
+        cursor.execute(
+            "select table_name from information_schema.tables "
+            f"where table_schema = {placeholder} order by table_name",
+            ["archy"],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'select * from "archy"."{table}"')
+            names = [d[0] for d in cursor.description]
+            frame = pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
             if workspaces is not None and "workspace" in frame:
                 frame = frame[frame["workspace"].isin(workspaces)]
             csv = folder / f"{table}.csv"
@@ -373,8 +373,8 @@ def write_exports(
         MERMAID: mermaid(model),
         DRAWIO: drawio(model, positions),
         STRUCTURIZR: structurizr(model),
-        BACKSTAGE: yaml.safe_dump_all(backstage(model, owner), sort_keys=False,
-                                      allow_unicode=True),
+        BACKSTAGE: yaml.dump_all(backstage(model, owner), Dumper=_DUMPER, sort_keys=False,
+                                 allow_unicode=True),
     }  # fmt: skip
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")

@@ -19,6 +19,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,6 +33,8 @@ SEVERITIES = ("high", "medium", "low")
 
 class WarehouseReader(Protocol):
     """The read side of the warehouse the report needs."""
+
+    def connect(self, read_only: bool = False) -> AbstractContextManager[Any]: ...
 
     def fetch_rows(
         self, schema: str, table: str, where: dict[str, Any] | None = None

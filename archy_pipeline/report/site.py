@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
 from archy_pipeline.report import exports
 from archy_pipeline.report.mapdata import (
@@ -56,6 +57,33 @@ class ReportSummary:
         return self.path / "index.html"
 
 
+def _link(name: Any, href: str | None, root: str) -> str:
+    text = escape(str(name))
+    return f'<a href="{escape(root + href)}">{text}</a>' if href else str(text)
+
+
+def recipes_html(model: ReportModel, ids: list[int], workspace: str, root: str) -> Markup:
+    """Links to the pages of recipes ``ids``, comma-separated (a Python loop: a template
+    macro per link made the system pages of a large workspace slow)."""
+    links = []
+    for recipe_id in ids:
+        item = model.integrations.get(f"recipe:{workspace}:{recipe_id}")
+        links.append(_link(item.name, item.page, root) if item else str(recipe_id))
+    return Markup(", ".join(links))
+
+
+def subjects_html(model: ReportModel, subjects: list[dict[str, Any]], root: str) -> Markup:
+    """Links to the pages of impact or insight subjects (``{"id", "name"}``), comma-separated;
+    a breaking call's callee is named after its caller."""
+    links = []
+    for subject in subjects:
+        link = _link(subject["name"], model.page_of(subject["id"]), root)
+        if subject.get("calls"):
+            link += f" <small>(calls {escape(subject['calls'])})</small>"
+        links.append(link)
+    return Markup(", ".join(links))
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("archy_pipeline.report", "templates"),
@@ -70,6 +98,8 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = lambda v: "" if v is None else f"{float(v) * 100:.0f}%"
     env.globals["colours"] = ENVIRONMENT_COLOURS
     env.globals["severities"] = SEVERITIES
+    env.globals["recipes_html"] = recipes_html
+    env.globals["subjects_html"] = subjects_html
     return env
 
 
