@@ -126,14 +126,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--screenshot", type=Path, help="PNG of the map at the largest size")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the warehouses here and reuse them on the next run"
+    )
     args = parser.parse_args()
     logging.getLogger("dlt").setLevel(logging.WARNING)
     print(f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for recipes in args.recipes:
-            path, seconds = build_warehouse(recipes, args.seed, workdir)
-            print(f"\n== {recipes} recipes: warehouse built in {seconds:.1f} s")
+            path = workdir / f"report_{recipes}.duckdb"
+            if path.exists():
+                print(f"\n== {recipes} recipes: reusing {path}")
+            else:
+                path, seconds = build_warehouse(recipes, args.seed, workdir)
+                print(f"\n== {recipes} recipes: warehouse built in {seconds:.1f} s")
             runs = [timed_build(path, workdir / f"site_{recipes}") for _ in range(args.repeat)]
             for key in ("input", "model", "site", "total"):
                 values = [r[key] for r in runs]

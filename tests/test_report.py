@@ -226,6 +226,18 @@ def test_system_pages_give_the_same_impact_as_the_impact_command(demo, capsys, m
     assert label.replace("&", "&amp;") in html
 
 
+def test_impacts_of_many_targets_equal_impact_of_each(demo):
+    from archy_pipeline.analysis import build_graphs, impact, impacts
+    from archy_pipeline.assets.analysis import load_analysis_input
+
+    inp = load_analysis_input(WarehouseResource(duckdb_path=str(demo.duckdb_path)))
+    graphs = build_graphs(inp)
+    targets = [n for n, d in graphs.systems.nodes(data=True)] + [
+        n for n, d in graphs.instances.nodes(data=True) if d["type"] == "connection"
+    ]
+    assert impacts(graphs, inp, targets) == [impact(graphs, inp, t) for t in targets]
+
+
 def test_the_static_map_is_an_svg_with_a_node_per_system(demo):
     root = ET.parse(demo.site / "map.svg").getroot()
     texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))

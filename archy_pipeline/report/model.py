@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from archy_pipeline.analysis import AnalysisInput, Graphs, ImpactReport, impact
+from archy_pipeline.analysis import AnalysisInput, Graphs, ImpactReport, impacts
 
 #: The order environments are listed and coloured in.
 ENVIRONMENTS = ("production", "staging", "sandbox", "test", "development", "unknown")
@@ -547,11 +547,10 @@ def load_model(
 
 def add_impact(model: ReportModel, graphs: Graphs, inp: AnalysisInput) -> None:
     """What breaks if each system and each connection goes down: the answer
-    ``archy-pipeline impact`` gives for it (:func:`archy_pipeline.analysis.impact`)."""
-    for system in model.systems.values():
-        system.impact = impact(graphs, inp, system.node)
-        for instance in system.instances:
-            instance.impact = impact(graphs, inp, instance.node)
+    ``archy-pipeline impact`` gives for it (:func:`archy_pipeline.analysis.impacts`)."""
+    targets = [item for system in model.systems.values() for item in (system, *system.instances)]
+    for item, report in zip(targets, impacts(graphs, inp, [t.node for t in targets]), strict=True):
+        item.impact = report
 
 
 def role_label(role: str) -> str:
