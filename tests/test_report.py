@@ -442,6 +442,24 @@ def test_default_min_recipes_shows_at_most_the_limit(weights, limit, expected):
     assert sum(1 for w in weights if w >= expected) <= limit
 
 
+def test_the_wheel_ships_every_template_and_script_of_the_report():
+    import fnmatch
+
+    root = Path(__file__).resolve().parent.parent
+    package = root / "archy_pipeline" / "report"
+    (line,) = [
+        line
+        for line in (root / "pyproject.toml").read_text().splitlines()
+        if line.startswith('"archy_pipeline.report" = ')
+    ]
+    patterns = json.loads(line.split("=", 1)[1])
+    files = [p.relative_to(package).as_posix() for p in package.rglob("*")
+             if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]  # fmt: skip
+    assert "static/vendor/cytoscape.min.js" in files
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, p) for p in patterns)]
+    assert not missing, f"not package data, so missing from an installed report: {missing}"
+
+
 # ---------------------------------------------------------------------- in the browser
 
 
@@ -502,6 +520,12 @@ def test_the_report_in_a_browser_from_file_with_the_network_blocked(demo, tmp_pa
     shutil.copytree(demo.site, site)  # a copy: screenshots of a site nobody else rewrites
     environment, with_environment = _expected_for_environment(demo)
     system, caller, callee = _a_called_recipe(demo)
+    ((instance_count,),) = demo.sql(
+        f"select count(*) from ({SYSTEM_OF_CONNECTION}) c join archy.graph_nodes g "
+        "on g.graph = 'systems' and g.id = 'system:' || c.workspace || ':' || c.system "
+        "where g.label = ?",
+        [system],
+    )
     blocked: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -542,6 +566,19 @@ def test_the_report_in_a_browser_from_file_with_the_network_blocked(demo, tmp_pa
             page.mouse.click(x, y)
             expect(page.locator("#panel h3")).to_have_text(system)
             page.screenshot(path=str(tmp_path / "map-panel.png"))
+            # One click deeper: the system opens into its connections, and closes again.
+            page.locator("#toggle-expand").click()
+            instances = page.evaluate("window.archyMap.cy.nodes(\"[kind = 'instance']\").length")
+            assert instances == instance_count
+            page.screenshot(path=str(tmp_path / "map-instances.png"))
+            page.locator("#toggle-expand").click()
+            # Many systems: the smallest are grouped (the demo is small, so lower the bar).
+            page.evaluate("window.ARCHY_MAP.groupAbove = 4; window.archyMap.render()")
+            expect(page.locator("#map-status")).to_contain_text("smaller ones grouped")
+            grouped = page.evaluate("window.archyMap.cy.nodes(\"[kind = 'group']\").length")
+            assert grouped == 1 and len(page.evaluate("window.archyMap.visibleSystems()")) <= 4
+            page.screenshot(path=str(tmp_path / "map-grouped.png"))
+            page.evaluate("window.ARCHY_MAP.groupAbove = 80; window.archyMap.render()")
             page.locator("#panel a.system-page").click()
             expect(page.locator("h1")).to_have_text(system)
             page.screenshot(path=str(tmp_path / "system.png"), full_page=True)
@@ -561,6 +598,7 @@ def test_the_report_in_a_browser_from_file_with_the_network_blocked(demo, tmp_pa
     assert not blocked, f"the report tried to reach the network: {blocked}"
     shots = sorted(p.name for p in tmp_path.glob("*.png"))
     assert shots == sorted(["overview.png", "map.png", f"map-{environment}.png", "map-panel.png",
-                            "system.png", "integration.png", "callee.png"])  # fmt: skip
+                            "map-instances.png", "map-grouped.png", "system.png",
+                            "integration.png", "callee.png"])  # fmt: skip
     for shot in shots:
         assert (tmp_path / shot).stat().st_size > 10_000, shot
