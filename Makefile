@@ -41,8 +41,12 @@ graphviz:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	  graphviz; }
 
+# Two workers for the two cores (pytest-xdist); `make test XDIST=` runs in one process.
+# loadgroup keeps the tests of each shared session warehouse on one worker (tests/conftest.py).
+XDIST ?= -n 2 --dist loadgroup
+
 test: install chromium graphviz
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ui: install home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

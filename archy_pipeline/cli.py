@@ -22,53 +22,53 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from archy_pipeline.config import WorkspaceConfig
-from archy_pipeline.resources.workato import BASE_URL_ENV_VAR
-from archy_pipeline.workato.client import (
-    TOKEN_ENV_VAR,
-    WorkatoClient,
-    WorkatoError,
+from archy_pipeline.settings import (
+    ArchySettings,
+    ConfigError,
+    EnvironmentVariables,
+    check_environment,
+    load_settings,
+    read_environment,
 )
+from archy_pipeline.settings.variables import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
+from archy_pipeline.workato.client import WorkatoError
+
+#: The exit code of a command refused before it started: invalid archy.yaml or environment.
+SETTINGS_ERROR = 2
 
 
-def _workspace_from_args(args: argparse.Namespace) -> WorkspaceConfig:
-    """``--workspace NAME`` from archy.yaml, else its first workspace (or the environment's)."""
-    from archy_pipeline.config import load_config
-
-    config = load_config()
-    return config.workspace(args.workspace) if args.workspace else config.workspaces[0]
-
-
-def _client_from_args(args: argparse.Namespace) -> WorkatoClient:
-    """The same client a sync would use (archy.yaml or the environment), flags winning."""
-    from archy_pipeline.resources.workato import WorkatoResource
-
-    workspace = _workspace_from_args(args)
-    resource = WorkatoResource(
-        base_url=args.base_url,
-        data_center=args.data_center or "us",
-        user_email=args.user_email,
-        user_id=args.user_id,
-        timeout_seconds=args.timeout,
-        max_attempts=3,
-        deadline_seconds=120,
-    )
-    return resource.get_client(workspace)
+def load_validated() -> tuple[ArchySettings, EnvironmentVariables]:
+    """archy.yaml and the environment, read once; a ConfigError ends the command (exit 2)."""
+    variables = read_environment()
+    return load_settings(variables=variables), variables
 
 
 def cmd_test_connection(args: argparse.Namespace) -> int:
     """Identify the workspace the token opens and print it; 0 on success, 1 with the reason.
 
     ``/users/me`` first; a client it refuses (TEST/PROD-scoped, addendum §4) is identified
-    from the activity log or archy.yaml instead, and the output says which.
+    from the activity log or archy.yaml instead, and the output says which. The flags win over
+    archy.yaml and the environment, as the Workato resource's fields do in a run.
     """
-    from archy_pipeline.config import ConfigError
+    from archy_pipeline.resources.workato import WorkatoResource
 
+    settings, variables = load_validated()
+    workspace = settings.workspace(args.workspace) if args.workspace else settings.workspaces[0]
+    resource = WorkatoResource(
+        base_url=args.base_url,
+        data_center=args.data_center,
+        user_email=args.user_email,
+        user_id=args.user_id,
+        timeout_seconds=args.timeout,
+        max_attempts=3,
+        deadline_seconds=120,
+    )
+    check_environment(settings, variables, [workspace.name], resource.overrides())
     try:
-        name = _workspace_from_args(args).name  # names it when /users/me is refused
-        with _client_from_args(args) as client:
-            identity = client.identify(name)
-    except (WorkatoError, ConfigError) as error:
+        with resource.get_client(workspace, variables) as client:
+            # The name identifies the workspace when /users/me is refused.
+            identity = client.identify(workspace.name)
+    except WorkatoError as error:
         print(f"Connection failed: {error}", file=sys.stderr)
         return 1
     me = identity.details
@@ -103,21 +103,20 @@ def run_sync(
     max_vanished_share: float | None = None,
     accept_deletions: bool = False,
 ) -> int:
-    """Run the sync job once per workspace partition, in process; 0 if every one succeeded."""
+    """Run the sync job once per workspace partition, in process; 0 if every one succeeded.
+
+    archy.yaml and what it asks of the environment (each workspace's host and token, the SMTP
+    settings) are checked first: a ConfigError is raised before any request is sent.
+    """
+    settings, variables = load_validated()
+    names = names or settings.names
+    check_environment(settings, variables, names)
+
     from dagster import DagsterInstance
 
-    from archy_pipeline.config import ConfigError, load_config
     from archy_pipeline.constants import WORKSPACES
     from archy_pipeline.definitions import defs
 
-    try:
-        config = load_config()
-        names = names or config.names
-        for name in names:
-            config.workspace(name)
-    except ConfigError as error:
-        print(f"sync failed: {error}", file=sys.stderr)
-        return 1
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(WORKSPACES.name, names)
@@ -245,11 +244,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from archy_pipeline.assets.report import last_syncs, write_report
-    from archy_pipeline.config import ConfigError
     from archy_pipeline.report import ReportDirError
     from archy_pipeline.resources.report import ReportResource
+    from archy_pipeline.resources.settings import ArchySettingsResource
     from archy_pipeline.resources.warehouse import WarehouseResource
     from archy_pipeline.resources.workato import WorkatoResource
+    from archy_pipeline.settings import ConfigError
 
     warehouse = WarehouseResource()
     where = {"workspace": args.workspace} if args.workspace else None
@@ -264,6 +264,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             warehouse,
             WorkatoResource(),
             ReportResource(),
+            ArchySettingsResource(),
             syncs=syncs,
             workspaces=[args.workspace] if args.workspace else None,
         )
@@ -283,7 +284,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_webhooks_serve(args: argparse.Namespace) -> int:
     """Receive Workato change events on loopback into the inbox the webhook sensor reads."""
-    from archy_pipeline.webhooks import serve
+    from archy_pipeline.webhooks import DEFAULT_INBOX_PATH, serve
+
+    settings, variables = load_validated()
+    secret = variables.secret(args.secret_env)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -298,8 +302,10 @@ def cmd_webhooks_serve(args: argparse.Namespace) -> int:
         serve(
             host=args.host,
             port=args.port,
-            inbox_path=args.inbox,
+            inbox_path=args.inbox or variables.webhook_inbox or DEFAULT_INBOX_PATH,
             secret_env=args.secret_env,
+            secret=secret.get_secret_value() if secret else None,
+            workspaces=settings.names,
             stop=stop,
             on_ready=ready,
         )
@@ -421,11 +427,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ[BASE_URL_ENV_VAR] = sim.base_url
         os.environ[TOKEN_ENV_VAR] = sim.token
         os.environ.setdefault("ARCHY_DUCKDB_PATH", str(duckdb_path))
-        print("2. archy-pipeline test-connection")
-        args.base_url, args.data_center = sim.base_url, None
-        if cmd_test_connection(args) != 0:
-            return 1
-        print("3. archy-pipeline sync (the sync job, through Dagster, in process)")
         # The demo has its own archy.yaml, so a user's file never points it elsewhere.
         config_file = duckdb_path.parent / "demo-archy.yaml"
         config_file.parent.mkdir(parents=True, exist_ok=True)
@@ -435,6 +436,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"    token_env: {TOKEN_ENV_VAR}\n"
         )
         os.environ["ARCHY_CONFIG"] = str(config_file)
+        print("2. archy-pipeline test-connection")
+        args.base_url, args.data_center = sim.base_url, None
+        if cmd_test_connection(args) != 0:
+            return 1
+        print("3. archy-pipeline sync (the sync job, through Dagster, in process)")
         print(f"   config: {config_file}")
         if run_sync() != 0:
             return 1
@@ -567,8 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; invalid settings end it with one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(" ".join(str(error).splitlines()), file=sys.stderr)
+        return SETTINGS_ERROR
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""The code location: assembles assets, checks, jobs and resources. Loading reads no secrets."""
+"""The code location: assembles assets, checks, jobs and resources.
+
+Loading validates archy.yaml (the schedules need its cron strings now, and an invalid file
+should stop the code location, with its one-line reason in the UI, rather than a run later)
+and reads no secret: the resources read tokens when a run starts.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.report import architecture_report
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
 from archy_pipeline.resources.report import ReportResource
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
@@ -24,33 +30,43 @@ from archy_pipeline.sensors.schedules import (
     workspace_partitions_sensor,
 )
 from archy_pipeline.sensors.webhook_sensor import webhook_sensor
+from archy_pipeline.settings import load_settings, read_environment
 
-defs = dg.Definitions(
-    assets=[
-        workato_raw_tables,
-        integration_descriptions,
-        systems,
-        system_mappings,
-        build_sql_model_assets(),
-        analysis_tables,
-        change_events,
-        architecture_report,
-    ],
-    asset_checks=INTEGRITY_CHECKS,
-    jobs=[sync_job, transform_job],
-    schedules=build_schedules(),
-    sensors=[
-        workspace_partitions_sensor,
-        transform_after_sync_sensor,
-        webhook_sensor,
-        activity_log_sensor,
-        change_digest_sensor,
-        sync_failure_sensor,
-    ],
-    resources={
-        "dlt": DagsterDltResource(),
-        "workato": WorkatoResource(),
-        "warehouse": WarehouseResource(),
-        "report": ReportResource(),
-    },
-)
+
+def build_defs() -> dg.Definitions:
+    """The definitions; raises ConfigError (one line) when archy.yaml is invalid."""
+    variables = read_environment()
+    archy = load_settings(variables=variables)
+    return dg.Definitions(
+        assets=[
+            workato_raw_tables,
+            integration_descriptions,
+            systems,
+            system_mappings,
+            build_sql_model_assets(variables.models_dir),
+            analysis_tables,
+            change_events,
+            architecture_report,
+        ],
+        asset_checks=INTEGRITY_CHECKS,
+        jobs=[sync_job, transform_job],
+        schedules=build_schedules(archy.schedules),
+        sensors=[
+            workspace_partitions_sensor,
+            transform_after_sync_sensor,
+            webhook_sensor,
+            activity_log_sensor,
+            change_digest_sensor,
+            sync_failure_sensor,
+        ],
+        resources={
+            "dlt": DagsterDltResource(),
+            "workato": WorkatoResource(),
+            "warehouse": WarehouseResource(),
+            "settings": ArchySettingsResource(),
+            "report": ReportResource(),
+        },
+    )
+
+
+defs = build_defs()

@@ -3,25 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from workato_simulator import WorkatoSimulator, Workspace
 
-from tests.support import TIME_SCALE
+from tests.support import (
+    ISOLATED_ENV_VARS,
+    TIME_SCALE,
+    LoopbackSmtpController,
+    SmtpInbox,
+    SyncedWarehouse,
+    acme,
+    sync_once,
+)
+
+#: Session fixtures whose users run on one xdist worker, so each is built once, not per worker.
+SHARED_SESSION_FIXTURES = ("acme_warehouse", "generated_warehouse")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``corpus`` tests when the genuine-export corpus is not beside the clone; group the
+    users of each shared session fixture on one xdist worker; start the longest tests first
+    (the browser test, then the ``slow`` ones) so no worker is left with them at the end."""
+    from workato_simulator.export_loader import CORPUS_ENV_VAR, corpus_dir
+
+    root = corpus_dir()
+    skip = pytest.mark.skip(
+        reason=f"genuine-export corpus not found at {root} (../shared beside the clone, or "
+        f"{CORPUS_ENV_VAR}); tests/fixtures/exports checks the same rules"
+    )
+    for item in items:
+        if item.get_closest_marker("corpus") is not None and not root.is_dir():
+            item.add_marker(skip)
+        shared = [f for f in SHARED_SESSION_FIXTURES if f in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+        elif item.get_closest_marker("ui") is not None:
+            item.add_marker(pytest.mark.xdist_group("ui"))
+
+    def cost(item: pytest.Item) -> int:
+        if item.get_closest_marker("ui") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=cost)
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
     """No test sees the developer's Workato or archy settings."""
-    for name in (
-        "WORKATO_API_TOKEN",
-        "WORKATO_BASE_URL",
-        "WORKATO_DATA_CENTER",
-        "ARCHY_DUCKDB_PATH",
-        "ARCHY_POSTGRES_DSN",
-        "ARCHY_CONFIG",
-    ):
+    for name in ISOLATED_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path_factory.mktemp("dagster_home")))
 
@@ -40,6 +74,44 @@ def simulator() -> Iterator[Callable[..., WorkatoSimulator]]:
     yield start
     for sim in started:
         sim.stop()
+
+
+@pytest.fixture(scope="session")
+def acme_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SyncedWarehouse:
+    """The hand-built ACME workspace (support.acme), synced and built once per session (per
+    xdist worker). Tests that only read the result copy it: ``acme_warehouse.copy_to(tmp_path)``.
+    """
+    workspace, ids = acme()
+    return sync_once(tmp_path_factory.mktemp("acme_warehouse"), workspace, ids)
+
+
+@pytest.fixture(scope="session")
+def generated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SyncedWarehouse:
+    """A generated 200-recipe workspace (seed 31), synced and built once per session (per
+    xdist worker); copy it as ``acme_warehouse``."""
+    from workato_simulator.generator import generate_workspace
+
+    workspace = generate_workspace(31, recipes=200)
+    return sync_once(tmp_path_factory.mktemp("generated_warehouse"), workspace)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., SimpleNamespace]]:
+    """Start aiosmtpd servers on 127.0.0.1, ephemeral ports; all stopped after the test."""
+    started: list[LoopbackSmtpController] = []
+
+    def start(**smtp_kwargs: Any) -> SimpleNamespace:
+        inbox = SmtpInbox()
+        controller = LoopbackSmtpController(
+            inbox, hostname="127.0.0.1", port=0, server_hostname="smtp.test", **smtp_kwargs
+        )
+        controller.start()
+        started.append(controller)
+        return SimpleNamespace(port=controller.port, messages=inbox.messages)
+
+    yield start
+    for controller in started:
+        controller.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

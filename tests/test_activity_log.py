@@ -17,7 +17,7 @@ from dagster_dlt import DagsterDltResource
 from workato_simulator import Workspace
 
 from archy_pipeline.definitions import defs
-from archy_pipeline.resources import WorkatoResource
+from archy_pipeline.resources import ArchySettingsResource, WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
 from archy_pipeline.workato.activity import OVERLAP, poll
@@ -240,7 +240,7 @@ def tick(instance, cursor: str | None, workato: WorkatoResource) -> dg.SensorRes
         instance=instance,
         cursor=cursor,
         repository_def=defs.get_repository_def(),
-        resources={"workato": workato},
+        resources={"workato": workato, "settings": ArchySettingsResource()},
     )
     result = activity_log_sensor(context)
     for request in result.dynamic_partitions_requests or []:
@@ -316,7 +316,7 @@ def test_activity_log_sensor_tick_by_tick(simulator, instance, tmp_path, monkeyp
             instance_ref=instance.get_ref(),
             cursor=quiet.cursor,
             repository_def=defs.get_repository_def(),
-            resources={"workato": workato},
+            resources={"workato": workato, "settings": ArchySettingsResource()},
         )
     )
     assert [r.run_key for r in evaluated.run_requests] == [request.run_key]
@@ -393,7 +393,7 @@ def test_workspaces_poll_on_their_own(simulator, instance, tmp_path, monkeypatch
     assert [r.partition_key for r in second.run_requests] == ["US"]
     skipped = first.skip_reason.skip_message
     assert "EU: the activity audit log cannot be read (403)" in skipped
-    assert "JP: workspace 'JP': environment variable JP_TOKEN is not set" in skipped
+    assert "workspaces[2].token_env: environment variable JP_TOKEN is not set" in skipped
 
 
 def test_a_recipe_deleted_in_the_simulator_is_confirmed_deleted_by_the_sensor(

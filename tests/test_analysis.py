@@ -868,7 +868,7 @@ def test_near_duplicate_pruning_finds_what_comparing_every_pair_finds():
     import difflib
     import random
 
-    from archy_pipeline.analysis import _similar_pairs
+    from archy_pipeline.analysis.rules.consolidation import _similar_pairs
 
     rng = random.Random(11)
     tokens = ["a", "b", "c", "d", "e", "if", "foreach"]

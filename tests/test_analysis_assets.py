@@ -9,7 +9,7 @@ from workato_simulator.workspace import application_config
 
 from archy_pipeline.cli import main
 from archy_pipeline.resources.warehouse import WarehouseResource
-from tests.test_transform import STOP, acme, block, rows, run_pipeline
+from tests.support import STOP, acme, block, rows, run_pipeline
 
 
 def insights(warehouse: WarehouseResource) -> dict[str, tuple]:
@@ -62,12 +62,8 @@ def test_insights_keep_their_ids_and_resolve_when_the_cause_is_fixed(simulator, 
     assert open_ids == {i for i, v in third.items() if v[1] == "open"}
 
 
-def test_impact_command_on_the_hand_built_workspace(simulator, tmp_path, monkeypatch, capsys):
-    ws, _ = acme()
-    sim = simulator(ws, rate_limits=None)
-    path = tmp_path / "warehouse.duckdb"
-    warehouse = WarehouseResource(duckdb_path=str(path))
-    assert run_pipeline(sim, warehouse).success
+def test_impact_command_on_the_hand_built_workspace(acme_warehouse, tmp_path, monkeypatch, capsys):
+    path = acme_warehouse.copy_to(tmp_path).path
     monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(path))
 
     assert main(["impact", "NetSuite - Sandbox"]) == 0
@@ -211,19 +207,15 @@ def test_roll_ups_and_catch_settings_from_the_code_end_to_end(
 
 
 def test_inactive_findings_on_a_generated_workspace_are_the_recipes_generated_inactive(
-    simulator, tmp_path
+    generated_warehouse, tmp_path
 ):
     """The generator's history ends today, so "inactive" means what the generator made idle
     or stopped, judged here from the generated recipes themselves (not the tables)."""
     import json
     from datetime import datetime, timezone
 
-    from workato_simulator.generator import generate_workspace
-
-    ws = generate_workspace(11, recipes=80)
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+    ws = generated_warehouse.workspace
+    warehouse = generated_warehouse.copy_to(tmp_path)
     found: dict[str, set[int]] = {"stopped": set(), "no_recent_jobs": set()}
     ((seen_at,),) = rows(warehouse, "select max(last_seen_at) from archy.insights")
     for evidence, subjects in rows(

@@ -9,7 +9,7 @@ from workato_simulator.workspace import application_config
 
 from archy_pipeline.notify.changes import Snapshot, diff_snapshots, sync_error_events
 from archy_pipeline.resources.warehouse import WarehouseResource
-from tests.test_transform import acme, block, rows, run_pipeline
+from tests.support import acme, block, rows, run_pipeline
 
 AT = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
 

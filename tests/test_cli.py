@@ -160,8 +160,10 @@ def test_sync_of_an_unknown_workspace_names_the_known_ones(
 ):
     sim = simulator(workspace_with_recipes(1), rate_limits=None)
     _config_for(sim, tmp_path, monkeypatch)
-    assert main(["sync", "--workspace", "Nope"]) == 1
-    assert "no workspace named 'Nope'" in capsys.readouterr().err
+    assert main(["sync", "--workspace", "Nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no workspace named 'Nope'; it lists 'ACME'" in err
+    assert sim.requests == []
 
 
 def test_webhooks_serve_receives_a_signed_event(tmp_path):
@@ -170,12 +172,13 @@ def test_webhooks_serve_receives_a_signed_event(tmp_path):
     secret = "a-webhook-secret-of-enough-length"
     config = tmp_path / "archy.yaml"
     config.write_text("workspaces:\n  - name: ACME\n")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ARCHY_WEBHOOK_SECRET": secret,
-           "ARCHY_CONFIG": str(config)}  # fmt: skip
-    inbox = tmp_path / "inbox.sqlite"
+    inbox = tmp_path / "elsewhere" / "inbox.sqlite"
+    # The secret from the variable --secret-env names, the inbox from ARCHY_WEBHOOK_INBOX.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TEAM_HOOK_SECRET": secret,
+           "ARCHY_CONFIG": str(config), "ARCHY_WEBHOOK_INBOX": str(inbox)}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "archy_pipeline.cli", "webhooks", "serve", "--port", "0",
-         "--inbox", str(inbox)],
+         "--secret-env", "TEAM_HOOK_SECRET"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

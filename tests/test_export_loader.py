@@ -1,8 +1,16 @@
-"""Genuine Workato export packages loaded into the simulator and served over real HTTP."""
+"""Workato export packages loaded into the simulator and served over real HTTP.
+
+Every rule is checked on two sets of packages: the hand-written ones in
+``tests/fixtures/exports`` (always) and the genuine exports of ``../shared/corpus/
+workato-exports`` (when that folder is there, as in CI; the ``corpus`` marker skips them
+otherwise). Both runs go through the same test bodies; :class:`Source` names, per set, the
+files and values each rule is checked on.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +28,231 @@ from workato_simulator.export_loader import (
 from workato_simulator.server import WorkatoSimulator
 from workato_simulator.workspace import Workspace, iter_blocks
 
+from tests.support import EXPORT_FIXTURES_DIR
+
 REDHAT = "redhat-cbp-workato__workato-devops-workbot"
-CUSTOM_PROVIDER = "cicd_for_git_hub_v3_connector_865610_1730209886"
-DELETE_BY_LEGACY_ID = (
-    "Legacy=>SCT migration/Case group members/Deletions/"
-    "case_group_members_target_delete_by_source_legacy_id_function.recipe.json"
+NORTHWIND = "northwind__workato-ops"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder of export packages and the files and values each rule is checked on."""
+
+    root: Path
+    #: ``*.recipe.json``, ``*.connection.json`` and all ``*.json`` files.
+    counts: tuple[int, int, int]
+    #: A connection whose reference names a sub-folder of the package: (name, folder path).
+    nested_connection: tuple[str, str]
+    #: A recipe calling a recipe outside its package, the callee's zip_name and pick-list
+    #: label, and the other recipe of the package calling the same callee.
+    caller: str
+    callee: str
+    callee_label: str
+    other_caller: str
+    #: A recipe whose call steps carry numeric-string flow_ids, and the first one's label.
+    numeric_caller: str
+    numeric_flow_ids: tuple[str, ...]
+    numeric_label: str
+    #: A custom SDK connector's connection (provider is an adapter reference).
+    custom_connection: str
+    custom_provider: str
+    custom_folder: str
+    custom_file: str
+    custom_tunnel: str
+    custom_user: str
+    #: A connection file copied flat, matched to its reference's zip_name.
+    flat_connection: str
+    flat_application: str
+    flat_folder: str
+    flat_user: str
+    #: A connection file with tags: (name, application, tags).
+    tagged_connection: tuple[str, str, list[str]]
+    #: A placeholder connection shared by several recipes: (name, application, folder,
+    #: number of recipes using it, zip_name).
+    shared_placeholder: tuple[str, str, str, int, str]
+    #: The zip_name of a referenced connection that has a file (so no placeholder).
+    file_connection_zip: str
+    #: A recipe whose trigger input references a connection only from code: (recipe,
+    #: connection name, zip_name).
+    code_only_connection: tuple[str, str, str]
+    #: A lookup table referenced but not in the package: (recipe, zip_name).
+    lookup_table: tuple[str, str]
+    #: A data table referenced and present: (recipe, zip_name).
+    data_table: tuple[str, str]
+    #: An API endpoint file, its group file and its path.
+    endpoint: tuple[str, str, str]
+    #: (recipe file, trigger application, applications; [] when only the trigger's).
+    applications: tuple[tuple[str, str, list[str]], ...]
+    #: A recipe with tags: (file, tags, version).
+    tagged_recipe: tuple[str, list[str], int]
+    #: A recipe with a version comment and how that comment starts.
+    commented_recipe: tuple[str, str]
+    #: A recipe without a description key that calls two out-of-package recipes.
+    undescribed_recipe: str
+
+
+CORPUS = Source(
+    root=corpus_dir(),
+    counts=(18, 3, 25),
+    nested_connection=("rajesh_533_account", "Home/rajeshjanapati__workato-cicd/rajesh"),
+    caller="case_group_members_source_deletion_watcher_app_trigger.recipe.json",
+    callee=(
+        "Legacy=>SCT migration/Case group members/Deletions/"
+        "case_group_members_target_delete_by_source_legacy_id_function.recipe.json"
+    ),
+    callee_label="Case group members | Target | Delete by source (legacy) ID [FUNCTION]",
+    other_caller="case_group_members_source_delete_replay_webhook.recipe.json",
+    numeric_caller="cicd_func_get_execution_results.recipe.json",
+    numeric_flow_ids=("48456885", "48456886"),
+    numeric_label="AQS | FUNC | Get Execution Results from Quality Assessment Results Table",
+    custom_connection="CICD | CON | CICD for GitHub V3",
+    custom_provider="cicd_for_git_hub_v3_connector_865610_1730209886",
+    custom_folder=f"Home/{REDHAT}/CICD Automation/Connections",
+    custom_file="cicd_con_cicd_for_github_v3.connection.json",
+    custom_tunnel="mpp-preprod-spoke-aws-us-east-1-dev",
+    custom_user="cicd_func_create_release_in_github.recipe.json",
+    flat_connection="[OCSI Migration]|CON|Kafka|Prepod",
+    flat_application="kafka",
+    flat_folder=f"Home/{REDHAT}/Connections",
+    flat_user="mdmpartyupdate_rec_accountupdate_mvp.recipe.json",
+    tagged_connection=("S2P | CON |\u00a0XXRHFIN", "oracle", ["QA"]),
+    shared_placeholder=(
+        "SF_Legacy_Source",
+        "salesforce",
+        f"Home/{REDHAT}/Connections",
+        3,
+        "Connections/sf_legacy_source.connection.json",
+    ),
+    file_connection_zip="Connections/ocsi_migration_con_kafka_prepod.connection.json",
+    code_only_connection=(
+        "monitor_connection.recipe.json",
+        "RecipeOps | http",
+        "recipeops_http.connection.json",
+    ),
+    lookup_table=(
+        "cicd_func_create_release_in_github.recipe.json",
+        "cicd_lt_project_configuration.lookup_table.json",
+    ),
+    data_table=(
+        "job_auto_reprocess_scheduled.recipe.json",
+        "Lookups, helpers, etc/Reprocess/job_reprocess_queue.workato_db_table.json",
+    ),
+    endpoint=(
+        "account_name_search.api_endpoint.json",
+        "digital_workforce.api_group.json",
+        "account-name-search",
+    ),
+    applications=(
+        (
+            "case_group_members_source_deletion_watcher_app_trigger.recipe.json",
+            "salesforce",
+            ["salesforce", "workato_recipe_function"],
+        ),
+        (
+            "opa_linux.recipe.json",
+            "clock",
+            ["clock", "onprem_files", "csv_parser", "logger", "gmail"],
+        ),
+        ("monitor_connection.recipe.json", "workato_app", ["workato_app", "lookup_table", "email"]),
+        (
+            "job_auto_reprocess_scheduled.recipe.json",
+            "clock",
+            ["clock", "workato_db_table", "workato_app"],
+        ),
+        ("cicd_func_get_execution_results.recipe.json", "workato_recipe_function", []),
+    ),
+    tagged_recipe=(
+        "case_group_members_source_deletion_watcher_app_trigger.recipe.json",
+        ["delete", "driver", "source"],
+        4,
+    ),
+    commented_recipe=("core_crm_rec_get_ebs_accounts.recipe.json", "ECM-119250"),
+    undescribed_recipe="upsert_contact_by_email.recipe.json",
+)
+
+FIXTURES = Source(
+    root=EXPORT_FIXTURES_DIR,
+    counts=(14, 3, 21),
+    nested_connection=("mlopez_gmail_account", "Home/mlopez__workato-cicd/mlopez"),
+    caller="order_cancel_watcher_app_trigger.recipe.json",
+    callee="Orders/Cancellations/order_cancel_by_source_id_function.recipe.json",
+    callee_label="Orders | Cancel by source ID [FUNCTION]",
+    other_caller="order_cancel_replay_webhook.recipe.json",
+    numeric_caller="results_collect_function.recipe.json",
+    numeric_flow_ids=("51230001", "51230002"),
+    numeric_label="QA | FUNC | Collect unit test results",
+    custom_connection="REL | CON | DeployHub",
+    custom_provider="deployhub_connector_482913_1716200000",
+    custom_folder=f"Home/{NORTHWIND}/Release/Connections",
+    custom_file="deployhub_release.connection.json",
+    custom_tunnel="opa-gw-eu-west-1-staging",
+    custom_user="release_create_function.recipe.json",
+    flat_connection="[ACCT]|CON|Kafka|Preprod",
+    flat_application="kafka",
+    flat_folder=f"Home/{NORTHWIND}/Connections",
+    flat_user="account_update_from_kafka.recipe.json",
+    tagged_connection=("FIN | CON |\u00a0Oracle QA", "oracle", ["QA"]),
+    shared_placeholder=(
+        "SF_Orders_Source",
+        "salesforce",
+        f"Home/{NORTHWIND}/Connections",
+        3,
+        "Connections/sf_orders_source.connection.json",
+    ),
+    file_connection_zip="Connections/kafka_accounts_preprod.connection.json",
+    code_only_connection=(
+        "connection_health_monitor.recipe.json",
+        "Health | http",
+        "health_http.connection.json",
+    ),
+    lookup_table=("release_create_function.recipe.json", "release_settings.lookup_table.json"),
+    data_table=(
+        "requeue_failed_jobs_scheduled.recipe.json",
+        "Helpers/Requeue/failed_jobs_queue.workato_db_table.json",
+    ),
+    endpoint=("order_lookup.api_endpoint.json", "partner_portal.api_group.json", "order-lookup"),
+    applications=(
+        (
+            "order_cancel_watcher_app_trigger.recipe.json",
+            "salesforce",
+            ["salesforce", "workato_recipe_function"],
+        ),
+        (
+            "daily_file_report.recipe.json",
+            "clock",
+            ["clock", "onprem_files", "csv_parser", "logger", "gmail"],
+        ),
+        (
+            "connection_health_monitor.recipe.json",
+            "workato_app",
+            ["workato_app", "lookup_table", "email"],
+        ),
+        (
+            "requeue_failed_jobs_scheduled.recipe.json",
+            "clock",
+            ["clock", "workato_db_table", "workato_app"],
+        ),
+        ("results_collect_function.recipe.json", "workato_recipe_function", []),
+    ),
+    tagged_recipe=(
+        "order_cancel_watcher_app_trigger.recipe.json",
+        ["cancel", "driver", "source"],
+        3,
+    ),
+    commented_recipe=("requisitions_export_scheduled.recipe.json", "HR-4411"),
+    undescribed_recipe="guest_upsert_api.recipe.json",
 )
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-def corpus_files(pattern: str) -> list[Path]:
-    return sorted(corpus_dir().rglob(pattern))
+def export_files(root: Path, pattern: str) -> list[Path]:
+    return sorted(root.rglob(pattern))
 
 
 def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def corpus_file(name: str) -> Path:
-    (found,) = [p for p in corpus_files("*.json") if p.name == name]
-    return found
 
 
 def walk_pairs(original: Any, served: Any, path: str = "") -> list[tuple[str, Any, Any]]:
@@ -131,10 +342,21 @@ class Served:
         return found
 
 
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(FIXTURES, id="fixtures"),
+        pytest.param(CORPUS, id="corpus", marks=pytest.mark.corpus),
+    ],
+)
+def source(request: pytest.FixtureRequest) -> Source:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def report() -> LoadReport:
-    assert corpus_dir().is_dir(), f"corpus missing at {corpus_dir()} (set {CORPUS_ENV_VAR})"
-    return load_corpus()
+def report(source: Source) -> LoadReport:
+    assert source.root.is_dir(), f"exports missing at {source.root} (set {CORPUS_ENV_VAR})"
+    return load_exports(source.root)
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +364,14 @@ def served(report: LoadReport) -> Served:
     return Served(report)
 
 
-# ---------------------------------------------------------------------- the corpus loads
+# ---------------------------------------------------------------------- the packages load
 
 
-def test_every_corpus_file_loads(report: LoadReport) -> None:
-    recipe_files = corpus_files("*.recipe.json")
-    connection_files = corpus_files("*.connection.json")
-    all_json = corpus_files("*.json")
-    assert len(recipe_files) == 18 and len(connection_files) == 3 and len(all_json) == 25
+def test_every_export_file_loads(source: Source, report: LoadReport) -> None:
+    recipe_files = export_files(source.root, "*.recipe.json")
+    connection_files = export_files(source.root, "*.connection.json")
+    all_json = export_files(source.root, "*.json")
+    assert (len(recipe_files), len(connection_files), len(all_json)) == source.counts
     assert report.bad_files == []
     assert sorted(r.file for r in report.recipes) == recipe_files
     assert sorted(c.file for c in report.connections if c.origin == "file") == connection_files
@@ -157,8 +379,8 @@ def test_every_corpus_file_loads(report: LoadReport) -> None:
     assert len(report.workspace.recipes) == len(recipe_files)
 
 
-def test_served_recipes_are_live_form(served: Served, report: LoadReport) -> None:
-    recipe_files = corpus_files("*.recipe.json")
+def test_served_recipes_are_live_form(source: Source, served: Served) -> None:
+    recipe_files = export_files(source.root, "*.recipe.json")
     assert len(served.recipes) == len(recipe_files)
     assert sorted(r["name"] for r in served.recipes) == sorted(
         read_json(p)["name"] for p in recipe_files
@@ -175,9 +397,11 @@ def test_served_recipes_are_live_form(served: Served, report: LoadReport) -> Non
             assert account is None or account in served.connection_by_id, (recipe["name"], entry)
 
 
-def test_served_code_and_config_match_the_files(served: Served, report: LoadReport) -> None:
+def test_served_code_and_config_match_the_files(
+    source: Source, served: Served, report: LoadReport
+) -> None:
     """Code differs from the export only where a reference object was; config maps 1:1."""
-    for path in corpus_files("*.recipe.json"):
+    for path in export_files(source.root, "*.recipe.json"):
         export = read_json(path)
         recipe = served.recipe(path.name)
         for location, ref, value in walk_pairs(export["code"], json.loads(recipe["code"])):
@@ -200,167 +424,153 @@ def test_served_code_and_config_match_the_files(served: Served, report: LoadRepo
                 assert connection["application"] == entry["provider"]
 
 
-def test_projects_and_folders_per_package(served: Served, report: LoadReport) -> None:
-    packages = sorted(p.name for p in corpus_dir().iterdir() if p.is_dir())
+def test_projects_and_folders_per_package(
+    source: Source, served: Served, report: LoadReport
+) -> None:
+    packages = sorted(p.name for p in source.root.iterdir() if p.is_dir())
     assert sorted(p["name"] for p in served.projects) == packages
     for name in packages:
         project = report.packages[name]
         assert served.folder_paths[project.folder_id] == f"Home/{name}"
-    # recipe files were copied flat into the corpus: they sit at their package's root
+    # recipe files were copied flat into the folder: they sit at their package's root
     for loaded in report.recipes:
         assert served.folder_paths[loaded.folder_id] == f"Home/{loaded.package}"
         assert served.recipe_by_id[loaded.recipe_id]["project_id"] == (
             report.packages[loaded.package].project_id
         )
-    # the rajesh package names its connections inside the "rajesh/" folder
-    gmail = served.connection_named("rajesh_533_account")
-    assert served.folder_paths[gmail["folder_id"]] == "Home/rajeshjanapati__workato-cicd/rajesh"
+    # a connection referenced inside a sub-folder is created in that folder
+    name, folder = source.nested_connection
+    assert served.folder_paths[served.connection_named(name)["folder_id"]] == folder
 
 
 # ---------------------------------------------------------------------- worked by hand
 
 
-def test_call_recipe_to_out_of_package_callee(served: Served, report: LoadReport) -> None:
-    code = served.code("case_group_members_source_deletion_watcher_app_trigger.recipe.json")
+def test_call_recipe_to_out_of_package_callee(
+    source: Source, served: Served, report: LoadReport
+) -> None:
+    code = served.code(source.caller)
     (call,) = find_step(code, provider="workato_recipe_function", name="call_recipe")
     flow_id = call["input"]["flow_id"]
     assert isinstance(flow_id, str) and flow_id.isdigit()
-    # the callee file is not part of the corpus: no recipe was invented for it
-    assert not corpus_files(DELETE_BY_LEGACY_ID.rsplit("/", 1)[1])
+    # the callee file is not in the packages: no recipe was invented for it
+    assert not export_files(source.root, source.callee.rsplit("/", 1)[1])
     assert int(flow_id) not in served.recipe_by_id
     assert int(flow_id) > EXTERNAL_RECIPE_ID_BASE
-    assert call["dynamicPickListSelection"] == {
-        "flow_id": "Case group members | Target | Delete by source (legacy) ID [FUNCTION]"
-    }
-    out = [r for r in report.out_of_package_recipes if r.zip_name == DELETE_BY_LEGACY_ID]
-    assert {r.source.name for r in out} == {
-        "case_group_members_source_deletion_watcher_app_trigger.recipe.json",
-        "case_group_members_source_delete_replay_webhook.recipe.json",
-    }
+    assert call["dynamicPickListSelection"] == {"flow_id": source.callee_label}
+    out = [r for r in report.out_of_package_recipes if r.zip_name == source.callee]
+    assert {r.source.name for r in out} == {source.caller, source.other_caller}
     assert {r.target_id for r in out} == {flow_id}  # one stable id per zip_name
-    replay = served.code("case_group_members_source_delete_replay_webhook.recipe.json")
+    replay = served.code(source.other_caller)
     (replay_call,) = find_step(replay, name="call_recipe")
     assert replay_call["input"]["flow_id"] == flow_id
 
 
-def test_numeric_flow_ids_stay(served: Served) -> None:
-    code = served.code("cicd_func_get_execution_results.recipe.json")
+def test_numeric_flow_ids_stay(source: Source, served: Served) -> None:
+    code = served.code(source.numeric_caller)
     calls = find_step(code, name="call_recipe")
-    assert [c["input"]["flow_id"] for c in calls] == ["48456885", "48456886"]
-    assert calls[0]["dynamicPickListSelection"]["flow_id"] == (
-        "AQS | FUNC | Get Execution Results from Quality Assessment Results Table"
-    )
+    assert [c["input"]["flow_id"] for c in calls] == list(source.numeric_flow_ids)
+    assert calls[0]["dynamicPickListSelection"]["flow_id"] == source.numeric_label
 
 
-def test_custom_connector_connection(served: Served, report: LoadReport) -> None:
-    connection = served.connection_named("CICD | CON | CICD for GitHub V3")
-    assert connection["application"] == CUSTOM_PROVIDER
-    assert connection["provider"] == CUSTOM_PROVIDER
-    assert served.folder_paths[connection["folder_id"]] == (
-        f"Home/{REDHAT}/CICD Automation/Connections"
-    )
-    loaded = report.connection("cicd_con_cicd_for_github_v3.connection.json")
+def test_custom_connector_connection(source: Source, served: Served, report: LoadReport) -> None:
+    connection = served.connection_named(source.custom_connection)
+    assert connection["application"] == source.custom_provider
+    assert connection["provider"] == source.custom_provider
+    assert served.folder_paths[connection["folder_id"]] == source.custom_folder
+    loaded = report.connection(source.custom_file)
     assert loaded.origin == "file" and loaded.connection_id == connection["id"]
-    assert loaded.secure_gateway_tunnel_name == "mpp-preprod-spoke-aws-us-east-1-dev"
-    recipe = served.recipe("cicd_func_create_release_in_github.recipe.json")
-    (entry,) = [e for e in recipe["config"] if e["provider"] == CUSTOM_PROVIDER]
+    assert loaded.secure_gateway_tunnel_name == source.custom_tunnel
+    recipe = served.recipe(source.custom_user)
+    (entry,) = [e for e in recipe["config"] if e["provider"] == source.custom_provider]
     assert entry["account_id"] == connection["id"]
-    assert CUSTOM_PROVIDER in recipe["applications"]
+    assert source.custom_provider in recipe["applications"]
 
 
-def test_flat_connection_file_matches_its_reference(served: Served, report: LoadReport) -> None:
-    kafka = served.connection_named("[OCSI Migration]|CON|Kafka|Prepod")
-    assert kafka["application"] == "kafka"
-    assert served.folder_paths[kafka["folder_id"]] == f"Home/{REDHAT}/Connections"
-    assert report.connection(kafka["name"]).origin == "file"
-    recipe = served.recipe("mdmpartyupdate_rec_accountupdate_mvp.recipe.json")
-    assert {e["provider"]: e["account_id"] for e in recipe["config"]}["kafka"] == kafka["id"]
-    xxrhfin = served.connection_named("S2P | CON |\u00a0XXRHFIN")
-    assert xxrhfin["application"] == "oracle" and xxrhfin["tags"] == ["QA"]
+def test_flat_connection_file_matches_its_reference(
+    source: Source, served: Served, report: LoadReport
+) -> None:
+    flat = served.connection_named(source.flat_connection)
+    assert flat["application"] == source.flat_application
+    assert served.folder_paths[flat["folder_id"]] == source.flat_folder
+    assert report.connection(flat["name"]).origin == "file"
+    recipe = served.recipe(source.flat_user)
+    assert {e["provider"]: e["account_id"] for e in recipe["config"]}[
+        source.flat_application
+    ] == flat["id"]
+    name, application, tags = source.tagged_connection
+    tagged = served.connection_named(name)
+    assert tagged["application"] == application and tagged["tags"] == tags
 
 
-def test_connections_created_from_references(served: Served, report: LoadReport) -> None:
-    sf = served.connection_named("SF_Legacy_Source")  # exactly one, shared by three recipes
-    assert sf["application"] == "salesforce"
-    assert served.folder_paths[sf["folder_id"]] == f"Home/{REDHAT}/Connections"
+def test_connections_created_from_references(
+    source: Source, served: Served, report: LoadReport
+) -> None:
+    name, application, folder, users_count, zip_name = source.shared_placeholder
+    shared = served.connection_named(name)  # exactly one, shared by several recipes
+    assert shared["application"] == application
+    assert served.folder_paths[shared["folder_id"]] == folder
     users = [
-        r["name"] for r in served.recipes if any(e["account_id"] == sf["id"] for e in r["config"])
+        r["name"]
+        for r in served.recipes
+        if any(e["account_id"] == shared["id"] for e in r["config"])
     ]
-    assert len(users) == 3
+    assert len(users) == users_count
     placeholders = {c.zip_name: c for c in report.created_from_references}
-    assert placeholders["Connections/sf_legacy_source.connection.json"].connection_id == sf["id"]
-    assert "Connections/ocsi_migration_con_kafka_prepod.connection.json" not in placeholders
+    assert placeholders[zip_name].connection_id == shared["id"]
+    assert source.file_connection_zip not in placeholders
     # every placeholder is served, and every served connection is a file or a placeholder
     assert {c.connection_id for c in report.connections} == set(served.connection_by_id)
     # a connection referenced only from code (RecipeOps trigger input) still resolves
-    code = served.code("monitor_connection.recipe.json")
+    recipe_file, code_name, code_zip = source.code_only_connection
+    code = served.code(recipe_file)
     (app_id,) = code["input"]["apps"]
-    http_conn = served.connection_by_id[int(app_id)]
-    assert http_conn["name"] == "RecipeOps | http"
-    assert http_conn["application"] == UNKNOWN_APPLICATION
-    assert placeholders["recipeops_http.connection.json"].connection_id == int(app_id)
+    code_only = served.connection_by_id[int(app_id)]
+    assert code_only["name"] == code_name
+    assert code_only["application"] == UNKNOWN_APPLICATION
+    assert placeholders[code_zip].connection_id == int(app_id)
 
 
-def test_tables_get_stable_ids(served: Served, report: LoadReport) -> None:
-    release = served.code("cicd_func_create_release_in_github.recipe.json")
-    (lookup,) = find_step(release, provider="lookup_table")
-    table = report.asset("cicd_lt_project_configuration.lookup_table.json")
+def test_tables_get_stable_ids(source: Source, served: Served, report: LoadReport) -> None:
+    release_file, lookup_zip = source.lookup_table
+    (lookup,) = find_step(served.code(release_file), provider="lookup_table")
+    table = report.asset(lookup_zip)
     assert lookup["input"]["lookup_table_id"] == table.asset_id and table.file is None
-    reprocess = served.code("job_auto_reprocess_scheduled.recipe.json")
-    (records,) = find_step(reprocess, provider="workato_db_table", name="get_records")
-    data_table = report.asset(
-        "Lookups, helpers, etc/Reprocess/job_reprocess_queue.workato_db_table.json"
+    reprocess_file, data_zip = source.data_table
+    (records,) = find_step(
+        served.code(reprocess_file), provider="workato_db_table", name="get_records"
     )
+    data_table = report.asset(data_zip)
     assert records["input"]["table_id"] == data_table.asset_id
     assert data_table.asset_id.isdigit() and data_table.asset_id != table.asset_id
     # asset files present in the package get ids and keep their content, refs replaced
-    endpoint = report.asset("account_name_search.api_endpoint.json")
-    group = report.asset("digital_workforce.api_group.json")
-    assert endpoint.data is not None and endpoint.data["path"] == "account-name-search"
+    endpoint_file, group_file, path = source.endpoint
+    endpoint = report.asset(endpoint_file)
+    group = report.asset(group_file)
+    assert endpoint.data is not None and endpoint.data["path"] == path
     assert endpoint.data["api_group_id"] == group.asset_id
     assert endpoint.data["recipe_id"] in {r.target_id for r in report.out_of_package_recipes}
 
 
-@pytest.mark.parametrize(
-    ("file_name", "trigger", "applications"),
-    [
-        (
-            "case_group_members_source_deletion_watcher_app_trigger.recipe.json",
-            "salesforce",
-            ["salesforce", "workato_recipe_function"],
-        ),
-        (
-            "opa_linux.recipe.json",
-            "clock",
-            ["clock", "onprem_files", "csv_parser", "logger", "gmail"],
-        ),
-        ("monitor_connection.recipe.json", "workato_app", ["workato_app", "lookup_table", "email"]),
-        (
-            "job_auto_reprocess_scheduled.recipe.json",
-            "clock",
-            ["clock", "workato_db_table", "workato_app"],
-        ),
-        ("cicd_func_get_execution_results.recipe.json", "workato_recipe_function", []),
-    ],
-)
-def test_applications(
-    served: Served, file_name: str, trigger: str, applications: list[str]
-) -> None:
-    recipe = served.recipe(file_name)
-    assert recipe["trigger_application"] == trigger
-    assert recipe["applications"] == (applications or [trigger])
+def test_applications(source: Source, served: Served) -> None:
+    for file_name, trigger, applications in source.applications:
+        recipe = served.recipe(file_name)
+        assert recipe["trigger_application"] == trigger, file_name
+        assert recipe["applications"] == (applications or [trigger]), file_name
 
 
-def test_recipe_metadata(served: Served) -> None:
-    watcher = served.recipe("case_group_members_source_deletion_watcher_app_trigger.recipe.json")
-    assert watcher["tags"] == ["delete", "driver", "source"]
-    assert watcher["running"] is True and watcher["version_no"] == 4
-    ebs = served.recipe("core_crm_rec_get_ebs_accounts.recipe.json")
-    assert ebs["version_comment"].startswith("ECM-119250")
-    dewy = served.recipe("upsert_contact_by_email.recipe.json")
-    assert dewy["description"] == ""  # no description key in that export
+def test_recipe_metadata(source: Source, served: Served) -> None:
+    file_name, tags, version = source.tagged_recipe
+    tagged = served.recipe(file_name)
+    assert tagged["tags"] == tags
+    assert tagged["running"] is True and tagged["version_no"] == version
+    file_name, prefix = source.commented_recipe
+    assert served.recipe(file_name)["version_comment"].startswith(prefix)
+    undescribed = served.recipe(source.undescribed_recipe)
+    assert undescribed["description"] == ""  # no description key in that export
     flow_ids = [
-        s["input"]["flow_id"] for s in find_step(json.loads(dewy["code"]), name="call_recipe")
+        s["input"]["flow_id"]
+        for s in find_step(json.loads(undescribed["code"]), name="call_recipe")
     ]
     assert len(flow_ids) == 2 and all(f.isdigit() for f in flow_ids) and len(set(flow_ids)) == 2
 
@@ -368,7 +578,7 @@ def test_recipe_metadata(served: Served) -> None:
 # ---------------------------------------------------------------------- behaviour
 
 
-def test_loading_twice_gives_the_same_ids() -> None:
+def test_loading_twice_gives_the_same_ids(source: Source) -> None:
     def ids(report: LoadReport) -> dict[str, Any]:
         return {
             "recipes": {(r.package, r.zip_name): r.recipe_id for r in report.recipes},
@@ -380,7 +590,7 @@ def test_loading_twice_gives_the_same_ids() -> None:
             "config": {r.id: r.config for r in report.workspace.recipes.values()},
         }
 
-    first, second = load_corpus(), load_corpus()
+    first, second = load_exports(source.root), load_exports(source.root)
     assert first.workspace is not second.workspace
     assert ids(first) == ids(second)
 

@@ -25,12 +25,10 @@ def resources(sim, duckdb_path) -> dict:
     }
 
 
-def test_extract_lands_every_item_the_simulator_serves(simulator, tmp_path):
-    ws = generate_workspace(5, recipes=230)
-    sim = simulator(ws, rate_limits=None)
-    path = tmp_path / "warehouse.duckdb"
-
-    result = materialize_sync(resources(sim, path))
+def test_extract_lands_every_item_the_simulator_serves(generated_warehouse, tmp_path):
+    ws = generated_warehouse.workspace
+    path = generated_warehouse.copy_to(tmp_path).path
+    result = generated_warehouse.sync
 
     assert result.success
     counts = {
@@ -62,7 +60,7 @@ def test_extract_lands_every_item_the_simulator_serves(simulator, tmp_path):
         paths = dict(con.execute("select id, path from workato_raw.folders").fetchall())
     assert paths == {f: ws.folder_path(f) for f in ws.folders if f != ws.root_folder_id}
     assert max(p.count("/") for p in paths.values()) >= 2, "nested folders were walked"
-    assert {r.method for r in sim.requests} == {"GET"}
+    assert {r.method for r in generated_warehouse.requests} == {"GET"}
 
 
 def test_a_second_run_merges_instead_of_duplicating(simulator, tmp_path):
@@ -116,11 +114,8 @@ def documented_tables() -> dict[str, set[str]]:
     return tables
 
 
-def test_docs_describe_every_raw_table_and_only_real_columns(simulator, tmp_path):
-    ws = generate_workspace(7, recipes=30)
-    sim = simulator(ws, rate_limits=None)
-    path = tmp_path / "warehouse.duckdb"
-    assert materialize_sync(resources(sim, path)).success
+def test_docs_describe_every_raw_table_and_only_real_columns(generated_warehouse, tmp_path):
+    path = generated_warehouse.copy_to(tmp_path).path
     documented = documented_tables()
     assert set(documented) == set(RAW_TABLES)
     with duckdb.connect(str(path), read_only=True) as con:

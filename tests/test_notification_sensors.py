@@ -10,16 +10,16 @@ import yaml
 
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.definitions import defs
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sensors.notifications import change_digest_sensor, sync_failure_sensor
 from tests.support import simple_code, workspace_with_recipes
-from tests.test_notify import smtp_server  # noqa: F401 - the fixture
 
 WORKSPACE = "Main Workspace"
 
 
 @pytest.fixture
-def setup(simulator, smtp_server, monkeypatch, tmp_path):  # noqa: F811 - the fixture
+def setup(simulator, smtp_server, monkeypatch, tmp_path):
     ws = workspace_with_recipes(6)
     sim = simulator(ws, rate_limits=None)
     mail = smtp_server()
@@ -62,7 +62,7 @@ def status_context(instance, result, event_type, name):
         dagster_instance=instance,
         dagster_run=instance.get_run_by_id(result.run_id),
         dagster_event=record.dagster_event,
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": WarehouseResource(), "settings": ArchySettingsResource()},
     )
 
 

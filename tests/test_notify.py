@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
 import http.server
 import json
 import logging
@@ -22,8 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from pydantic import SecretStr
 
 from archy_pipeline import notify
 from archy_pipeline.config import ConfigError
@@ -33,7 +31,6 @@ from archy_pipeline.notify import (
     Digest,
     EmailSettings,
     NotifySettings,
-    Secret,
     WebhookSettings,
     build_digest,
     failure_notice,
@@ -64,39 +61,10 @@ def _notify_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     # The retries are what is tested here, not the length of the pauses between them.
-    monkeypatch.setattr(notify, "WEBHOOK_RETRY_DELAYS", (0.01, 0.01))
+    monkeypatch.setattr(notify.channels, "WEBHOOK_RETRY_DELAYS", (0.01, 0.01))
 
 
 # ---------------------------------------------------------------------- servers
-
-
-class _LoopbackController(Controller):
-    """aiosmtpd's Controller on an ephemeral port: it binds port 0, then learns the port from
-    the bound socket before its start-up probe connects (the probe uses ``self.port``)."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[SimpleNamespace] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(
-            SimpleNamespace(
-                mail_from=envelope.mail_from,
-                rcpt_tos=list(envelope.rcpt_tos),
-                message=email.message_from_bytes(envelope.content, policy=email.policy.default),
-                authenticated=bool(session.authenticated),
-                # session.ssl: after STARTTLS; the transport's ssl_object: implicit TLS
-                tls=session.ssl is not None
-                or server.transport.get_extra_info("ssl_object") is not None,
-            )
-        )
-        return "250 Message accepted for delivery"
 
 
 def _authenticator(echo_password: bool = False) -> Callable[..., AuthResult]:
@@ -109,25 +77,6 @@ def _authenticator(echo_password: bool = False) -> Callable[..., AuthResult]:
         return AuthResult(success=False, handled=False, message="535 5.7.8 bad credentials")
 
     return authenticate
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Callable[..., SimpleNamespace]]:
-    """Start aiosmtpd servers on 127.0.0.1, ephemeral ports; all stopped after the test."""
-    started: list[Controller] = []
-
-    def start(**smtp_kwargs: Any) -> SimpleNamespace:
-        inbox = _Inbox()
-        controller = _LoopbackController(
-            inbox, hostname="127.0.0.1", port=0, server_hostname="smtp.test", **smtp_kwargs
-        )
-        controller.start()
-        started.append(controller)
-        return SimpleNamespace(port=controller.port, messages=inbox.messages)
-
-    yield start
-    for controller in started:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -161,10 +110,11 @@ def closed_port() -> Iterator[int]:
 @pytest.fixture
 def receiver() -> Iterator[Callable[..., SimpleNamespace]]:
     """Start HTTP receivers on 127.0.0.1:0 answering the given statuses in turn (the last one
-    repeats); every request is recorded. All are shut down after the test."""
+    repeats), a 429 with ``retry_after`` as its Retry-After header; every request is recorded.
+    All are shut down after the test."""
     servers: list[http.server.ThreadingHTTPServer] = []
 
-    def start(*statuses: int) -> SimpleNamespace:
+    def start(*statuses: int, retry_after: str | None = None) -> SimpleNamespace:
         state = SimpleNamespace(requests=[], statuses=list(statuses) or [200])
         lock = threading.Lock()
 
@@ -178,6 +128,8 @@ def receiver() -> Iterator[Callable[..., SimpleNamespace]]:
                     status = state.statuses.pop(0) if len(state.statuses) > 1 else state.statuses[0]
                 reply = b"ok" if status < 400 else b"no_service"
                 self.send_response(status)
+                if status == 429 and retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
@@ -316,13 +268,13 @@ def test_email_defaults_and_secrets_from_the_named_variables():
     )
     assert email_settings.username_env == "ARCHY_SMTP_USER"
     assert email_settings.password_env == "ARCHY_SMTP_PASSWORD"
-    assert email_settings.username.reveal() == USER
-    assert email_settings.password.reveal() == PASSWORD
+    assert email_settings.username.get_secret_value() == USER
+    assert email_settings.password.get_secret_value() == PASSWORD
     assert settings.webhook is None
     assert settings.on == EVENT_TYPES
     # The password never shows in a repr or str of the settings.
     _assert_no_password(repr(settings), str(settings))
-    assert "set=True" in repr(email_settings.password)
+    assert repr(email_settings.password) == "SecretStr('**********')"
 
 
 def test_env_var_names_port_by_tls_and_host_override():
@@ -350,9 +302,10 @@ def test_env_var_names_port_by_tls_and_host_override():
     assert settings.email is not None and settings.webhook is not None
     assert settings.email.host == "mx.env"  # ARCHY_SMTP_HOST wins
     assert settings.email.port == 465
-    assert (settings.email.username.reveal(), settings.email.password.reveal()) == ("u", "p")
+    assert settings.email.username.get_secret_value() == "u"
+    assert settings.email.password.get_secret_value() == "p"
     assert settings.email.login_required
-    assert settings.webhook.url.reveal() == "https://hooks.example/x/y"
+    assert settings.webhook.url.get_secret_value() == "https://hooks.example/x/y"
     assert settings.webhook.target == "https://hooks.example"
     assert "/x/y" not in repr(settings)
     assert settings.on == ("new_recipe", "sync_error")  # in digest order
@@ -581,6 +534,17 @@ def test_failure_notice_content():
     assert len(long.text) < 5000 and "Sync run" not in long.text
 
 
+def test_failure_notice_escapes_what_it_quotes_in_html():
+    notice = failure_notice(
+        "W <img src=x>", "job<script>", 'run"1', "boom <b>&</b>", "http://d/runs/1?a=1&b=2"
+    )
+    page = notice.html or ""
+    assert "<script>" not in page and "<img" not in page and "<b>&" not in page
+    assert "W &lt;img src=x&gt;" in page and "<b>job&lt;script&gt;</b>" in page
+    assert "<pre>boom &lt;b&gt;&amp;&lt;/b&gt;</pre>" in page
+    assert 'href="http://d/runs/1?a=1&amp;b=2"' in page
+
+
 # ---------------------------------------------------------------------- email
 
 
@@ -766,6 +730,28 @@ def test_webhook_that_always_fails_is_reported_without_its_secret(receiver, capl
         assert secret not in text and HOOK_PATH not in text
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [
+        pytest.param("0.3", "0.3s", id="as-asked"),
+        pytest.param("3600", "0.4s", id="capped"),  # MAX_RETRY_AFTER, patched to 0.4 s below
+        pytest.param("soon", "0.0s", id="unreadable-means-the-planned-pause"),
+    ],
+)
+def test_webhook_429_waits_as_retry_after_asks(
+    receiver, caplog, monkeypatch, digest, retry_after, waited
+):
+    caplog.set_level(logging.INFO, logger=notify.__name__)
+    monkeypatch.setattr(notify.channels, "MAX_RETRY_AFTER", 0.4)
+    hook = receiver(429, 200, retry_after=retry_after)
+    [result] = send(digest, _webhook(hook.url))
+    assert result.ok and result.attempts == 2 and len(hook.requests) == 2
+    [line] = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert line == (
+        f"archy notification by webhook to {hook.base}: HTTP 429: no_service; retrying in {waited}"
+    )
+
+
 def test_webhook_client_errors_are_not_retried(receiver, digest):
     hook = receiver(404)
     [result] = send(digest, _webhook(hook.url))
@@ -826,8 +812,8 @@ def test_send_without_a_digest_sends_nothing(receiver):
 
 def test_settings_objects_are_safe_to_print():
     settings = NotifySettings(
-        email=EmailSettings("h", 25, "none", "a@b.c", ("d@e.f",), password=Secret("P", PASSWORD)),
-        webhook=WebhookSettings("H", Secret("H", "https://hooks.example" + HOOK_PATH)),
+        email=EmailSettings("h", 25, "none", "a@b.c", ("d@e.f",), password=SecretStr(PASSWORD)),
+        webhook=WebhookSettings("H", SecretStr("https://hooks.example" + HOOK_PATH)),
     )
     text = f"{settings} {settings!r} {settings.email.password}"
     _assert_no_password(text)

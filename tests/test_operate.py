@@ -10,14 +10,15 @@ import psycopg2
 import pytest
 import yaml
 
-from archy_pipeline.config import ConfigError
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.definitions import defs
+from archy_pipeline.resources import ArchySettingsResource
 from archy_pipeline.sensors.schedules import (
     build_schedules,
     transform_after_sync_sensor,
     workspace_partitions_sensor,
 )
+from archy_pipeline.settings import ConfigError, load_settings
 from tests.support import workspace_with_recipes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: dict) ->
 
 def test_schedules_default_to_off_hours_utc(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no archy.yaml here
-    daily, weekly = build_schedules()
+    daily, weekly = build_schedules(load_settings().schedules)
     assert (daily.name, daily.cron_schedule, daily.execution_timezone) == (
         "daily_sync_schedule", "0 2 * * *", "UTC"
     )  # fmt: skip
@@ -70,7 +71,7 @@ def test_schedules_come_from_archy_yaml(monkeypatch, tmp_path):
             }
         },
     )
-    daily, weekly = build_schedules()
+    daily, weekly = build_schedules(load_settings().schedules)
     assert (daily.cron_schedule, daily.execution_timezone) == ("30 1 * * 1-5", "Europe/Berlin")
     assert weekly.cron_schedule == "0 5 * * 6"
 
@@ -86,7 +87,7 @@ def test_schedules_come_from_archy_yaml(monkeypatch, tmp_path):
 def test_bad_schedules_are_refused_with_the_key(monkeypatch, tmp_path, schedules, message):
     write_config(tmp_path, monkeypatch, {"schedules": schedules})
     with pytest.raises(ConfigError, match=message):
-        build_schedules()
+        build_schedules(load_settings().schedules)
 
 
 @pytest.mark.parametrize(
@@ -96,7 +97,7 @@ def test_a_schedule_tick_asks_one_run_per_workspace(
     index, kind, full, monkeypatch, tmp_path, instance
 ):
     monkeypatch.chdir(tmp_path)
-    schedule = build_schedules()[index]
+    schedule = build_schedules(load_settings().schedules)[index]
     when = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
 
     empty = schedule.evaluate_tick(context(instance, when))
@@ -124,7 +125,8 @@ def test_partitions_sensor_tick_by_tick(monkeypatch, tmp_path, instance):
     config = write_config(tmp_path, monkeypatch, {"workspaces": [{"name": "US"}, {"name": "EU"}]})
 
     def tick() -> dg.SensorResult:
-        result = workspace_partitions_sensor(dg.build_sensor_context(instance))
+        context = dg.build_sensor_context(instance, resources={"settings": ArchySettingsResource()})
+        result = workspace_partitions_sensor(context)
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
         return result

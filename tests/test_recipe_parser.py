@@ -1,7 +1,9 @@
-"""The recipe parser: genuine exports, simulator (live) recipes, deep and broken trees.
+"""The recipe parser: export recipes, simulator (live) recipes, deep and broken trees.
 
-Expected values for the corpus were worked out by hand from the files (read with jq), not by
-running the parser.
+Export recipes come from two folders checked by the same tests: the hand-written packages in
+``tests/fixtures/exports`` (always) and the genuine corpus in ``../shared/corpus/
+workato-exports`` (``corpus`` marker: skipped when ../shared is absent). Expected values for
+both were worked out by hand from the files (read with jq), not by running the parser.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from archy_pipeline.workato.recipe_parser import (
     parse_recipe,
     summarize,
 )
+from tests.support import EXPORT_FIXTURES_DIR
 
 CUSTOM_PROVIDER = "cicd_for_git_hub_v3_connector_865610_1730209886"
 DELETE_BY_LEGACY_ID = (
@@ -41,6 +44,9 @@ DELETE_BY_LEGACY_ID = (
     "case_group_members_target_delete_by_source_legacy_id_function.recipe.json"
 )
 DELETE_BY_LEGACY_ID_NAME = "Case group members | Target | Delete by source (legacy) ID [FUNCTION]"
+FIXTURE_CUSTOM_PROVIDER = "deployhub_connector_482913_1716200000"
+CANCEL_BY_SOURCE_ID = "Orders/Cancellations/order_cancel_by_source_id_function.recipe.json"
+CANCEL_BY_SOURCE_ID_NAME = "Orders | Cancel by source ID [FUNCTION]"
 
 
 # ---------------------------------------------------------------------- corpus expectations
@@ -303,34 +309,255 @@ EXPECTED: dict[str, dict[str, Any]] = {
 }
 
 
-def corpus_recipes() -> dict[str, Path]:
-    return {p.name.removesuffix(".recipe.json"): p for p in corpus_dir().rglob("*.recipe.json")}
+# file stem -> the same, for the hand-written packages in tests/fixtures/exports.
+FIXTURE_EXPECTED: dict[str, dict[str, Any]] = {
+    "order_cancel_watcher_app_trigger": {
+        "steps": 2,
+        "keywords": {"trigger": 1, "action": 1},
+        "applications": {"salesforce", "workato_recipe_function"},
+        "calls": [(1, "call_recipe", CANCEL_BY_SOURCE_ID, CANCEL_BY_SOURCE_ID_NAME)],
+        "other_refs": [],
+    },
+    "order_cancel_replay_webhook": {
+        "steps": 9,
+        "keywords": {
+            "trigger": 1,
+            "try": 1,
+            "action": 3,
+            "catch": 1,
+            "stop": 1,
+            "foreach": 1,
+            "if": 1,
+        },
+        "applications": {
+            "workato_webhooks",
+            "salesforce",
+            "workato_variable",
+            "workato_recipe_function",
+        },
+        "calls": [(8, "call_recipe", CANCEL_BY_SOURCE_ID, CANCEL_BY_SOURCE_ID_NAME)],
+        "other_refs": [
+            (0, "webhook", "order-cancel-replay", True),
+            (2, "http", None, False),  # salesforce custom action, relative path
+        ],
+    },
+    "accounts_resync_webhook": {
+        "steps": 12,
+        "keywords": {
+            "trigger": 1,
+            "action": 5,
+            "if": 1,
+            "repeat": 1,
+            "foreach": 1,
+            "while_condition": 1,
+            "elsif": 1,
+            "stop": 1,
+        },
+        "applications": {
+            "workato_webhooks",
+            "workato_recipe_function",
+            "workato_variable",
+            "salesforce",
+        },
+        "calls": [
+            (
+                1,
+                "call_recipe",
+                "Lookups/account_lookup_function.recipe.json",
+                # the reference's name; the pick-list label says "FX | Account lookup"
+                "Account lookup [FUNCTION]",
+            ),
+            (
+                7,
+                "call_recipe",
+                "Accounts/account_upsert_function.recipe.json",
+                "Accounts | Upsert [FUNCTION]",
+            ),
+        ],
+        "other_refs": [(0, "webhook", "accounts-resync", True)],
+    },
+    "release_create_function": {
+        "steps": 11,
+        "keywords": {"trigger": 1, "action": 6, "try": 1, "if": 1, "else": 1, "catch": 1},
+        "applications": {
+            "workato_recipe_function",
+            "lookup_table",
+            "json_parser",
+            FIXTURE_CUSTOM_PROVIDER,
+        },
+        "calls": [
+            (
+                1,
+                "call_recipe",
+                "Release/Functions/release_gather_details_function.recipe.json",
+                "REL | FUNC | Gather release details",
+            )
+        ],
+        "other_refs": [(2, "lookup_table", "release_settings.lookup_table.json", True)],
+    },
+    "results_collect_function": {
+        "steps": 6,
+        "keywords": {"trigger": 1, "if": 2, "action": 3},
+        "applications": {"workato_recipe_function"},
+        "calls": [
+            (2, "call_recipe", "51230001", "QA | FUNC | Collect unit test results"),
+            (4, "call_recipe", "51230002", "QA | FUNC | Collect lint results"),
+        ],
+        "other_refs": [],
+    },
+    "bookings_fetch": {
+        "steps": 5,
+        "keywords": {"trigger": 1, "action": 4},
+        "applications": {
+            "workato_recipe_function",
+            "workato_variable",
+            "rest",
+            "csv_parser",
+            "google_drive",
+        },
+        "calls": [],
+        "other_refs": [
+            (2, "http", "api.bookings.example.net", True),
+            (4, "http", "www.googleapis.com", True),  # google_drive custom action, absolute
+        ],
+    },
+    "requeue_failed_jobs_scheduled": {
+        "steps": 4,
+        "keywords": {"trigger": 1, "action": 2, "foreach": 1},
+        "applications": {"clock", "workato_db_table", "workato_app"},
+        "calls": [],
+        "other_refs": [
+            (1, "data_table", "Helpers/Requeue/failed_jobs_queue.workato_db_table.json", True),
+            (3, "recipe_ops", None, False),  # rerun_jobs recipe_id is a foreach datapill
+        ],
+    },
+    "account_update_from_kafka": {
+        "steps": 7,
+        "keywords": {"trigger": 1, "action": 3, "foreach": 1, "try": 1, "catch": 1},
+        "applications": {"kafka", "json_parser", "salesforce", "email"},
+        "calls": [],
+        "other_refs": [(0, "kafka_topic", None, False)],  # topic = project_property pill
+    },
+    "connection_health_monitor": {
+        "steps": 3,
+        "keywords": {"trigger": 1, "action": 2},
+        "applications": {"workato_app", "lookup_table", "email"},
+        "calls": [],
+        "other_refs": [(1, "lookup_table", "health_contacts.lookup_table.json", True)],
+    },
+    "cost_centers_to_servicenow": {
+        "steps": 9,
+        "keywords": {"trigger": 1, "action": 4, "foreach": 1, "try": 1, "catch": 1, "stop": 1},
+        "applications": {"clock", "oracle", "service_now", "email"},
+        "calls": [],
+        "other_refs": [],
+    },
+    "requisitions_export_scheduled": {
+        "steps": 12,
+        "keywords": {"trigger": 1, "action": 5, "try": 2, "if": 1, "catch": 2, "stop": 1},
+        "applications": {"clock", "snowflake", "sftp", "gmail"},
+        "calls": [],
+        "other_refs": [],
+    },
+    "guest_upsert_api": {
+        "steps": 10,
+        "keywords": {"trigger": 1, "try": 1, "action": 5, "if": 1, "else": 1, "catch": 1},
+        "applications": {"workato_api_platform", "workato_recipe_function", "logger"},
+        "calls": [
+            (
+                2,
+                "call_recipe",
+                "guest-functions/find_guest_by_email.recipe.json",
+                "Find guest by email",
+            ),
+            (4, "call_recipe", "guest-functions/upsert_guest.recipe.json", "Upsert guest"),
+        ],
+        "other_refs": [(0, "api_platform", None, None)],
+    },
+    "daily_file_report": {
+        "steps": 5,
+        "keywords": {"trigger": 1, "action": 4},
+        "applications": {"clock", "onprem_files", "csv_parser", "logger", "gmail"},
+        "calls": [],
+        "other_refs": [],
+    },
+    "calendar_list": {
+        "steps": 6,
+        "keywords": {"trigger": 1, "try": 1, "action": 2, "catch": 1, "stop": 1},
+        "applications": {"workato_recipe_function", "google_calendar"},
+        "calls": [],
+        # google_calendar custom action, relative path: host comes from the connection
+        "other_refs": [(2, "http", None, False)],
+    },
+}
+
+#: The two folders of export recipes: (folder, expectations per file stem).
+SOURCES: dict[str, tuple[Path, dict[str, dict[str, Any]]]] = {
+    "fixtures": (EXPORT_FIXTURES_DIR, FIXTURE_EXPECTED),
+    "corpus": (corpus_dir(), EXPECTED),
+}
 
 
-def load(stem: str) -> dict[str, Any]:
-    return json.loads(corpus_recipes()[stem].read_text(encoding="utf-8"))
+def sources(*cases: tuple[str, Any]) -> list[Any]:
+    """``pytest.param`` per ``(source, value)``; corpus cases carry the ``corpus`` marker."""
+    return [
+        pytest.param(
+            source,
+            *value,
+            id=source,
+            marks=[pytest.mark.corpus] if source == "corpus" else [],
+        )
+        for source, value in cases
+    ]
 
 
-def parsed(stem: str) -> ParsedRecipe:
-    return parse_recipe(load(stem))
+def export_recipes(source: str) -> dict[str, Path]:
+    root = SOURCES[source][0]
+    return {p.name.removesuffix(".recipe.json"): p for p in root.rglob("*.recipe.json")}
+
+
+def load(source: str, stem: str) -> dict[str, Any]:
+    return json.loads(export_recipes(source)[stem].read_text(encoding="utf-8"))
+
+
+def parsed(source: str, stem: str) -> ParsedRecipe:
+    return parse_recipe(load(source, stem))
 
 
 def by_number(result: ParsedRecipe) -> dict[int, Step]:
     return {s.number: s for s in result.steps}
 
 
-def test_every_corpus_recipe_has_expectations() -> None:
-    found = set(corpus_recipes())
-    assert found, f"no *.recipe.json under {corpus_dir()}"
-    assert found == set(EXPECTED), (
-        f"add expectations for {sorted(found - set(EXPECTED))}; "
-        f"drop {sorted(set(EXPECTED) - found)}"
+@pytest.mark.parametrize(
+    "source",
+    [pytest.param("fixtures"), pytest.param("corpus", marks=pytest.mark.corpus)],
+)
+def test_every_export_recipe_has_expectations(source: str) -> None:
+    root, expected = SOURCES[source]
+    found = set(export_recipes(source))
+    assert found, f"no *.recipe.json under {root}"
+    assert found == set(expected), (
+        f"add expectations for {sorted(found - set(expected))}; "
+        f"drop {sorted(set(expected) - found)}"
     )
 
 
-@pytest.mark.parametrize(("stem", "want"), [pytest.param(k, v, id=k) for k, v in EXPECTED.items()])
-def test_corpus_recipe(stem: str, want: dict[str, Any]) -> None:
-    data = load(stem)
+@pytest.mark.parametrize(
+    ("source", "stem", "want"),
+    [
+        pytest.param(
+            source,
+            stem,
+            want,
+            id=f"{source}-{stem}",
+            marks=[pytest.mark.corpus] if source == "corpus" else [],
+        )
+        for source, (_, expected) in SOURCES.items()
+        for stem, want in expected.items()
+    ],
+)
+def test_export_recipe(source: str, stem: str, want: dict[str, Any]) -> None:
+    data = load(source, stem)
     result = parse_recipe(data)
     summary = summarize(result)
 
@@ -381,134 +608,320 @@ def test_corpus_recipe(stem: str, want: dict[str, Any]) -> None:
             assert (step.reference is not None) == (step.resolved is True)
 
 
-# ---------------------------------------------------------------------- corpus specifics
+# ---------------------------------------------------------------------- specific rules
 
 
-def test_numeric_string_flow_id() -> None:
-    steps = by_number(parsed("cicd_func_get_execution_results"))
+@pytest.mark.parametrize(
+    ("source", "stem", "reference", "name"),
+    sources(
+        (
+            "fixtures",
+            (
+                "results_collect_function",
+                "51230001",
+                "QA | FUNC | Collect unit test results",
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "cicd_func_get_execution_results",
+                "48456885",
+                "AQS | FUNC | Get Execution Results from Quality Assessment Results Table",
+            ),
+        ),
+    ),
+)
+def test_numeric_string_flow_id(source: str, stem: str, reference: str, name: str) -> None:
+    steps = by_number(parsed(source, stem))
     call = steps[2]
     assert call.keyword == "action" and call.action_name == "call_recipe"
     assert call.reference_kind == "call_recipe"
-    assert call.reference == "48456885"
+    assert call.reference == reference
     assert call.resolved is True
     # the name survives only in dynamicPickListSelection.flow_id
-    assert (
-        call.reference_name
-        == "AQS | FUNC | Get Execution Results from Quality Assessment Results Table"
-    )
+    assert call.reference_name == name
     assert call.skipped is True and call.parent_number == 1 and call.depth == 2
     assert call.connection_id is None  # workato_recipe_function: account_id null
     assert steps[5].skipped is True and steps[1].skipped is False
 
 
-def test_reference_object_flow_id() -> None:
-    result = parsed("case_group_members_source_deletion_watcher_app_trigger")
+@pytest.mark.parametrize(
+    ("source", "stem", "trigger_step", "connection", "callee"),
+    sources(
+        (
+            "fixtures",
+            (
+                "order_cancel_watcher_app_trigger",
+                ("salesforce", "sobject_deleted", "b71e20aa"),
+                ("Connections/sf_orders_source.connection.json", "SF_Orders_Source"),
+                (CANCEL_BY_SOURCE_ID, CANCEL_BY_SOURCE_ID_NAME),
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "case_group_members_source_deletion_watcher_app_trigger",
+                ("salesforce", "sobject_deleted", "a0c4032c"),
+                ("Connections/sf_legacy_source.connection.json", "SF_Legacy_Source"),
+                (DELETE_BY_LEGACY_ID, DELETE_BY_LEGACY_ID_NAME),
+            ),
+        ),
+    ),
+)
+def test_reference_object_flow_id(
+    source: str,
+    stem: str,
+    trigger_step: tuple[str, str, str],
+    connection: tuple[str, str],
+    callee: tuple[str, str],
+) -> None:
+    result = parsed(source, stem)
     trigger, call = result.steps
-    assert (trigger.provider, trigger.action_name, trigger.alias) == (
-        "salesforce",
-        "sobject_deleted",
-        "a0c4032c",
-    )
-    assert trigger.connection_id == "Connections/sf_legacy_source.connection.json"
+    assert (trigger.provider, trigger.action_name, trigger.alias) == trigger_step
+    assert trigger.connection_id == connection[0]
     assert trigger.reference_kind is None and trigger.resolved is None
     assert call.reference_kind == "call_recipe"
-    assert call.reference == DELETE_BY_LEGACY_ID
-    assert call.reference_name == DELETE_BY_LEGACY_ID_NAME
+    assert (call.reference, call.reference_name) == callee
     assert call.resolved is True and call.reference_raw is None
     assert result.connections == (
-        RecipeConnection(
-            "salesforce",
-            "salesforce",
-            "Connections/sf_legacy_source.connection.json",
-            "SF_Legacy_Source",
-        ),
+        RecipeConnection("salesforce", "salesforce", *connection),
         RecipeConnection("workato_recipe_function", "workato_recipe_function", None),
     )
 
 
-def test_http_host() -> None:
-    steps = by_number(parsed("icm_bookingsmaster_get_data"))
-    rest = steps[2]
+@pytest.mark.parametrize(
+    ("source", "stem", "rest_step", "adhoc_step"),
+    sources(
+        (
+            "fixtures",
+            (
+                "bookings_fetch",
+                (2, "api.bookings.example.net", "Connections/bookings_api_prod.connection.json"),
+                (4, "www.googleapis.com", "Drive/team_drive.connection.json"),
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "icm_bookingsmaster_get_data",
+                (2, "spm.varicent.com", "Connections/icm_bookingsmaster_prod.connection.json"),
+                (9, "www.googleapis.com", "Saurabh_POC/suhas_google_drive.connection.json"),
+            ),
+        ),
+    ),
+)
+def test_http_host(
+    source: str, stem: str, rest_step: tuple[int, str, str], adhoc_step: tuple[int, str, str]
+) -> None:
+    steps = by_number(parsed(source, stem))
+    rest = steps[rest_step[0]]
     assert (rest.provider, rest.action_name) == ("rest", "make_request_v2")
-    assert rest.reference_kind == "http" and rest.reference == "spm.varicent.com"
+    assert rest.reference_kind == "http" and rest.reference == rest_step[1]
     assert rest.resolved is True
-    assert rest.connection_id == "Connections/icm_bookingsmaster_prod.connection.json"
-    adhoc = steps[9]
+    assert rest.connection_id == rest_step[2]
+    adhoc = steps[adhoc_step[0]]
     assert (adhoc.provider, adhoc.action_name) == ("google_drive", "__adhoc_http_action")
-    assert adhoc.reference == "www.googleapis.com" and adhoc.resolved is True
-    assert adhoc.connection_id == "Saurabh_POC/suhas_google_drive.connection.json"
+    assert adhoc.reference == adhoc_step[1] and adhoc.resolved is True
+    assert adhoc.connection_id == adhoc_step[2]
 
 
-def test_relative_custom_action_path_is_unresolved() -> None:
-    step = by_number(parsed("get_busy"))[2]
+@pytest.mark.parametrize(
+    ("source", "stem", "path", "connection"),
+    sources(
+        (
+            "fixtures",
+            (
+                "calendar_list",
+                "calendar/v3/users/me/calendarList",
+                "sa_google_calendar.connection.json",
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "get_busy",
+                "calendar/v3/freeBusy",
+                "con_google_calendar_service_account.connection.json",
+            ),
+        ),
+    ),
+)
+def test_relative_custom_action_path_is_unresolved(
+    source: str, stem: str, path: str, connection: str
+) -> None:
+    step = by_number(parsed(source, stem))[2]
     assert (step.provider, step.action_name) == ("google_calendar", "__adhoc_http_action")
     assert (step.reference_kind, step.reference, step.resolved) == ("http", None, False)
-    assert step.reference_raw == "calendar/v3/freeBusy"
-    assert step.connection_id == "con_google_calendar_service_account.connection.json"
+    assert step.reference_raw == path
+    assert step.connection_id == connection
     assert step.protected is True and step.in_catch is False
 
 
-def test_custom_connector_provider() -> None:
-    result = parsed("cicd_func_create_release_in_github")
+@pytest.mark.parametrize(
+    ("source", "stem", "provider", "connection", "lookup_name"),
+    sources(
+        (
+            "fixtures",
+            (
+                "release_create_function",
+                FIXTURE_CUSTOM_PROVIDER,
+                (
+                    "Release/Connections/deployhub_release.connection.json",
+                    "REL | CON | DeployHub",
+                ),
+                "REL | LT | Settings",  # the reference's name wins over a stale label
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "cicd_func_create_release_in_github",
+                CUSTOM_PROVIDER,
+                (
+                    "CICD Automation/Connections/cicd_con_cicd_for_github_v3.connection.json",
+                    "CICD | CON | CICD for GitHub V3",
+                ),
+                "CICD | LT | Project Configuration",
+            ),
+        ),
+    ),
+)
+def test_custom_connector_provider(
+    source: str, stem: str, provider: str, connection: tuple[str, str], lookup_name: str
+) -> None:
+    result = parsed(source, stem)
     step = by_number(result)[6]
-    assert step.provider == CUSTOM_PROVIDER == step.application
+    assert step.provider == provider == step.application
     assert is_custom_connector(step.provider)
     assert step.action_name == "create_release"
-    assert step.connection_id == (
-        "CICD Automation/Connections/cicd_con_cicd_for_github_v3.connection.json"
-    )
+    assert step.connection_id == connection[0]
     assert step.protected is True and step.in_catch is False  # try > if > step
     assert (step.parent_number, step.depth) == (5, 3)
-    row = next(c for c in result.connections if c.provider == CUSTOM_PROVIDER)
-    assert row.connection_name == "CICD | CON | CICD for GitHub V3"
+    row = next(c for c in result.connections if c.provider == provider)
+    assert row.connection_name == connection[1]
     lookup = by_number(result)[2]
     assert lookup.reference_kind == "lookup_table"
-    assert lookup.reference_name == "CICD | LT | Project Configuration"
+    assert lookup.reference_name == lookup_name
 
 
-def test_protected_and_in_catch_flags() -> None:
-    steps = by_number(parsed("prod_peopleanalytics_open_requisition_export"))
-    flags = {n: (s.keyword, s.protected, s.in_catch) for n, s in steps.items()}
-    assert flags == {
-        0: ("trigger", False, False),
-        1: ("try", False, False),
-        2: ("action", True, False),
-        3: ("if", True, False),
-        4: ("action", True, False),  # inside an if inside the try
-        5: ("catch", False, False),
-        6: ("action", False, True),
-        7: ("stop", False, True),
-        8: ("try", False, False),
-        9: ("action", True, False),
-        10: ("catch", False, False),
-        11: ("action", False, True),
-        12: ("stop", False, True),
-        13: ("action", False, False),
-    }
-    s2p = by_number(parsed("s2p_func_oracle_cost_centers_jdbc"))
-    assert [n for n, s in s2p.items() if s.protected] == [4]
-    assert [n for n, s in s2p.items() if s.in_catch] == [6, 7]
+@pytest.mark.parametrize(
+    ("source", "stem", "flags", "other_stem", "other_protected", "other_in_catch"),
+    sources(
+        (
+            "fixtures",
+            (
+                "requisitions_export_scheduled",
+                {
+                    0: ("trigger", False, False),
+                    1: ("action", False, False),
+                    2: ("try", False, False),
+                    3: ("if", True, False),
+                    4: ("action", True, False),  # inside an if inside the try
+                    5: ("action", True, False),
+                    6: ("catch", False, False),
+                    7: ("try", False, True),  # a try inside a catch
+                    8: ("action", True, True),  # protected by it, and in the outer catch
+                    9: ("catch", False, True),
+                    10: ("stop", False, True),
+                    11: ("action", False, False),
+                },
+                "cost_centers_to_servicenow",
+                [4],
+                [6, 7],
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "prod_peopleanalytics_open_requisition_export",
+                {
+                    0: ("trigger", False, False),
+                    1: ("try", False, False),
+                    2: ("action", True, False),
+                    3: ("if", True, False),
+                    4: ("action", True, False),  # inside an if inside the try
+                    5: ("catch", False, False),
+                    6: ("action", False, True),
+                    7: ("stop", False, True),
+                    8: ("try", False, False),
+                    9: ("action", True, False),
+                    10: ("catch", False, False),
+                    11: ("action", False, True),
+                    12: ("stop", False, True),
+                    13: ("action", False, False),
+                },
+                "s2p_func_oracle_cost_centers_jdbc",
+                [4],
+                [6, 7],
+            ),
+        ),
+    ),
+)
+def test_protected_and_in_catch_flags(
+    source: str,
+    stem: str,
+    flags: dict[int, tuple[str, bool, bool]],
+    other_stem: str,
+    other_protected: list[int],
+    other_in_catch: list[int],
+) -> None:
+    steps = by_number(parsed(source, stem))
+    assert {n: (s.keyword, s.protected, s.in_catch) for n, s in steps.items()} == flags
+    other = by_number(parsed(source, other_stem))
+    assert [n for n, s in other.items() if s.protected] == other_protected
+    assert [n for n, s in other.items() if s.in_catch] == other_in_catch
 
 
-def test_while_condition_is_last_child_of_repeat() -> None:
-    result = parsed("case_group_members_source_re_sync_by_parent_account_number_webhook")
+@pytest.mark.parametrize(
+    ("source", "stem", "repeat_at", "children", "shape", "call_at"),
+    sources(
+        (
+            "fixtures",
+            (
+                "accounts_resync_webhook",
+                (4, "c41d9e07"),
+                [(5, "action"), (6, "foreach"), (8, "action"), (9, "while_condition")],
+                # (depth of while_condition, depth of repeat, elsif: keyword, parent)
+                ((9, 3), (4, 2), (10, "elsif", 2)),
+                (7, 4),
+            ),
+        ),
+        (
+            "corpus",
+            (
+                "case_group_members_source_re_sync_by_parent_account_number_webhook",
+                (14, "0f3f3ba8"),
+                [(15, "action"), (16, "foreach"), (18, "action"), (19, "while_condition")],
+                ((19, 4), (14, 3), (12, "elsif", 10)),
+                (17, 5),
+            ),
+        ),
+    ),
+)
+def test_while_condition_is_last_child_of_repeat(
+    source: str,
+    stem: str,
+    repeat_at: tuple[int, str],
+    children: list[tuple[int, str]],
+    shape: tuple[tuple[int, int], tuple[int, int], tuple[int, str, int]],
+    call_at: tuple[int, int],
+) -> None:
+    result = parsed(source, stem)
     steps = by_number(result)
-    repeat = steps[14]
-    assert repeat.keyword == "repeat" and repeat.alias == "0f3f3ba8"
-    children = [s for s in result.steps if s.parent_number == 14]
-    assert [(s.number, s.keyword) for s in children] == [
-        (15, "action"),
-        (16, "foreach"),
-        (18, "action"),
-        (19, "while_condition"),
-    ]
-    assert (steps[19].depth, steps[14].depth, steps[12].keyword, steps[12].parent_number) == (
-        4,
-        3,
-        "elsif",
-        10,
-    )
-    assert steps[17].reference_kind == "call_recipe" and steps[17].depth == 5
+    repeat = steps[repeat_at[0]]
+    assert repeat.keyword == "repeat" and repeat.alias == repeat_at[1]
+    kids = [s for s in result.steps if s.parent_number == repeat_at[0]]
+    assert [(s.number, s.keyword) for s in kids] == children
+    (condition, condition_depth), (repeat_number, repeat_depth), (elsif, keyword, parent) = shape
+    assert (
+        steps[condition].depth,
+        steps[repeat_number].depth,
+        steps[elsif].keyword,
+        steps[elsif].parent_number,
+    ) == (condition_depth, repeat_depth, keyword, parent)
+    assert steps[call_at[0]].reference_kind == "call_recipe"
+    assert steps[call_at[0]].depth == call_at[1]
     assert steps[0].reference_kind == "webhook"
 
 
@@ -678,8 +1091,12 @@ def test_deep_malformed_block_is_a_parse_error_with_short_message() -> None:
     assert len(info.value.message) <= 300 and info.value.excerpt == "oops"
 
 
-def test_iterative_decoder_matches_json() -> None:
-    for path in corpus_recipes().values():
+@pytest.mark.parametrize(
+    "source",
+    [pytest.param("fixtures"), pytest.param("corpus", marks=pytest.mark.corpus)],
+)
+def test_iterative_decoder_matches_json(source: str) -> None:
+    for path in export_recipes(source).values():
         text = path.read_text(encoding="utf-8")
         assert _loads_iterative(text) == json.loads(text)
     for text in [
@@ -934,14 +1351,21 @@ def test_helpers() -> None:
     assert not is_dynamic("48456885") and not is_dynamic("https://example.com/x")
 
 
-def test_summarize_shape() -> None:
-    summary = summarize(parsed("cicd_func_get_execution_results"))
+@pytest.mark.parametrize(
+    ("source", "stem", "call_references"),
+    sources(
+        ("fixtures", ("results_collect_function", ["51230001", "51230002"])),
+        ("corpus", ("cicd_func_get_execution_results", ["48456885", "48456886"])),
+    ),
+)
+def test_summarize_shape(source: str, stem: str, call_references: list[str]) -> None:
+    summary = summarize(parsed(source, stem))
     assert summary == {
         "steps": 6,
         "keywords": Counter({"trigger": 1, "if": 2, "action": 3}),
         "applications": {"workato_recipe_function"},
         "calls": 2,
-        "call_references": ["48456885", "48456886"],
+        "call_references": call_references,
         "references": Counter({"call_recipe": 2}),
         "unresolved": 0,
         "warnings": 0,

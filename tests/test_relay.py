@@ -84,13 +84,12 @@ def render(body: str) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(recipes()))
-def test_what_each_relay_posts_is_accepted_by_the_receiver(name, tmp_path, monkeypatch):
-    monkeypatch.setenv("ARCHY_WEBHOOK_SECRET", SECRET)
+def test_what_each_relay_posts_is_accepted_by_the_receiver(name, tmp_path):
     code = recipes()[name]["code"]
     body = render(code["block"][0]["input"]["request"]["body"]).encode()
     event = json.loads(body)
     with WebhookReceiver(
-        port=0, inbox_path=tmp_path / "inbox.sqlite", workspaces=["Main Workspace"]
+        port=0, inbox_path=tmp_path / "inbox.sqlite", secret=SECRET, workspaces=["Main Workspace"]
     ) as receiver:
         connection = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
         connection.request(

@@ -35,6 +35,7 @@ from archy_pipeline.assets.report import architecture_report
 from archy_pipeline.cli import main
 from archy_pipeline.report.mapdata import default_min_recipes
 from archy_pipeline.resources.report import ReportResource
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 
@@ -261,6 +262,7 @@ def test_the_docs_asset_records_pages_path_and_map_size(demo, tmp_path):
             "warehouse": WarehouseResource(duckdb_path=str(demo.duckdb_path)),
             "workato": WorkatoResource(),
             "report": ReportResource(report_dir=str(site)),
+            "settings": ArchySettingsResource(),
         },
     )
     (event,) = result.get_asset_materialization_events()

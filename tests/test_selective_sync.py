@@ -203,3 +203,47 @@ def test_several_workspaces_sync_and_fail_independently(simulator, tmp_path, mon
         "group by 1 order by 1",
     )
     assert counts == [("EU", 7), ("US", 13)]
+
+
+def test_an_include_rule_that_matches_no_folder_is_a_warning(
+    simulator, company, tmp_path, monkeypatch
+):
+    sim = simulator(company, rate_limits=None)
+    monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
+    write_config(
+        tmp_path,
+        monkeypatch,
+        {
+            "workspaces": [{"name": "ACME", "base_url": sim.base_url}],
+            "sync": {
+                "folders": {
+                    "include": ["Home/Sales", "Home/Salez*", 999999, "Finance", "Private"],
+                    "exclude": ["Home/Sales/Private"],
+                }
+            },
+        },
+    )
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "a.duckdb"))
+    result = materialize_sync(resources(warehouse), partition="ACME")
+    assert result.success
+    (issues,) = [
+        event.materialization.metadata["issues_this_sync"].value
+        for event in result.get_asset_materialization_events()
+        if "issues_this_sync" in event.materialization.metadata
+    ]
+    # What the CLI prints after a sync: the misspelt glob and the unknown id, nothing else
+    # ("Private" is a folder, but not at the top: "Home/Private" names none).
+    assert [(i["severity"], i["message"]) for i in issues] == [
+        ("warning", f"sync.folders.include: {named} matches no folder this API client can see; "
+                    "check its spelling and case (paths look like 'Home/Sales/Quote to Cash')")
+        for named in ("'Home/Salez*'", "folder id 999999", "'Home/Private'")
+    ]  # fmt: skip
+    stored = query(warehouse, "select kind, subject from workato_raw.sync_issues order by subject")
+    assert stored == [
+        ("folder_rule_unmatched", "sync.folders.include 'Home/Private'"),
+        ("folder_rule_unmatched", "sync.folders.include 'Home/Salez*'"),
+        ("folder_rule_unmatched", "sync.folders.include folder id 999999"),
+    ]
+    # The rules that match still select their folders.
+    names = {n for (n,) in query(warehouse, "select name from workato_raw.recipes")}
+    assert "Invoice to ERP" in names and "Opportunity to order" in names

@@ -19,7 +19,7 @@ from workato_simulator.workspace import iter_blocks
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from tests.support import materialize_sync, simple_code
+from tests.support import materialize_sync, rows, simple_code
 
 
 class Syncer:
@@ -314,21 +314,22 @@ def test_a_malformed_recipe_lands_in_recipe_errors_while_everything_else_loads(s
     )
 
 
-def test_steps_record_calls_and_their_targets(syncer):
-    ws = generate_workspace(18, recipes=200)
-    s = syncer(ws)
-    s.run()
-    calls = s.query(
+def test_steps_record_calls_and_their_targets(generated_warehouse, tmp_path):
+    ws = generated_warehouse.workspace
+    warehouse = generated_warehouse.copy_to(tmp_path)  # synced once per session
+    calls = rows(
+        warehouse,
         "select recipe_id, reference, resolved from workato_raw.recipe_steps "
-        "where reference_kind in ('call_recipe', 'call_recipe_async')"
+        "where reference_kind in ('call_recipe', 'call_recipe_async')",
     )
     assert calls
     resolved = [int(ref) for _, ref, ok in calls if ok]
     assert resolved and set(resolved) <= set(ws.recipes)
     assert any(ok is False for _, _, ok in calls), "dynamic flow_ids stay unresolved"
-    hosts = s.query(
-        "select distinct reference from workato_raw.recipe_steps where reference_kind = 'http'"
+    hosts = rows(
+        warehouse,
+        "select distinct reference from workato_raw.recipe_steps where reference_kind = 'http'",
     )
     assert hosts and all("." in host for (host,) in hosts if host)
-    config = json.loads(s.scalar("select config from workato_raw.recipes limit 1"))
+    config = json.loads(rows(warehouse, "select config from workato_raw.recipes limit 1")[0][0])
     assert isinstance(config, list)

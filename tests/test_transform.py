@@ -14,8 +14,6 @@ from workato_simulator import Workspace
 from workato_simulator.workspace import application_config
 
 from archy_pipeline.assets.analysis import analysis_tables
-from archy_pipeline.assets.changes import change_events
-from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.transform import (
     DEFAULT_MODELS_DIR,
@@ -23,124 +21,11 @@ from archy_pipeline.assets.transform import (
     integration_descriptions,
 )
 from archy_pipeline.resources import WorkatoResource
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from tests.support import materialize_sync
+from tests.support import acme, block, build_archy, materialize_sync, rows, run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-STOP = {"stop_with_error": "true"}
-
-
-def block(number, keyword, provider=None, name=None, *children, **extra):
-    return {
-        "number": number, "keyword": keyword, "provider": provider, "name": name,
-        "block": list(children), **extra,
-    }  # fmt: skip
-
-
-def acme() -> tuple[Workspace, dict[str, int]]:
-    """Five recipes and six connections whose expected rows are worked out by hand below."""
-    ws = Workspace(name="ACME")
-    sales = ws.add_project("Sales")
-    q2c = ws.add_folder("Quote to Cash", sales.folder_id)
-    sf = ws.add_connection("salesforce", "ACME Production Salesforce", sales.folder_id)
-    ns = ws.add_connection("netsuite", "NetSuite - Sandbox", sales.folder_id)
-    slack = ws.add_connection("slack", "slack_ops_prd")
-    jira = ws.add_connection("jira", "Jira UAT")
-    hubspot = ws.add_connection(
-        "hubspot",
-        "HubSpot PROD",
-        authorization_status="failed",
-        authorization_error="invalid_grant",
-    )
-    http = ws.add_connection("rest", "Misc HTTP")
-    callee = ws.add_recipe(
-        "Upsert contact",
-        block(0, "trigger", "workato_recipe_function", "execute", block(
-            1, "action", "salesforce", "upsert_sobject", input={"sobject_name": "Contact"}),
-            block(2, "action", "workato_recipe_function", "return_result")),
-        [application_config("workato_recipe_function", None),
-         application_config("salesforce", sf.id)],
-        sales.folder_id, running=True,
-    )  # fmt: skip
-    caller = ws.add_recipe(
-        "Opportunity to Sales Order",
-        block(0, "trigger", "salesforce", "new_object",
-              block(1, "action", "netsuite", "add_object", input={"netsuite_object": "salesOrder"}),
-              block(2, "action", "slack", "post_message", input={"channel": "#sales"}),
-              block(3, "action", "workato_recipe_function", "call_recipe",
-                    input={"flow_id": str(callee.id)}),
-              input={"sobject_name": "Opportunity"}),
-        [application_config("salesforce", sf.id), application_config("netsuite", ns.id),
-         application_config("slack", slack.id),
-         application_config("workato_recipe_function", None)],
-        q2c.id, running=True, description="",
-    )  # fmt: skip
-    nightly = ws.add_recipe(
-        "Nightly sync",
-        block(0, "trigger", "clock", "scheduled_event",
-              block(1, "try", None, None,
-                    block(2, "action", "salesforce", "search_sobjects"),
-                    block(3, "action", "netsuite", "upsert_object"),
-                    block(4, "catch", None, None, block(5, "stop", input=STOP))),
-              block(6, "action", "workato_recipe_function", "call_recipe",
-                    input={"flow_id": "=_dp('{\"pill_type\":\"output\"}')"}),
-              block(7, "action", "workato_pub_sub", "publish_to_topic", input={"topic_id": "777"})),
-        [application_config("clock", None), application_config("salesforce", sf.id),
-         application_config("netsuite", ns.id),
-         application_config("workato_recipe_function", None),
-         application_config("workato_pub_sub", None)],
-        sales.folder_id, running=True, description="Copies accounts every night.",
-    )  # fmt: skip
-    ws.stop_recipe(nightly.id, "trigger_errors_limit")
-    subscriber = ws.add_recipe(
-        "Order events to Slack",
-        block(0, "trigger", "workato_pub_sub", "subscribe_to_topic",
-              block(1, "action", "slack", "post_message"), input={"topic_id": "777"}),
-        [application_config("workato_pub_sub", None), application_config("slack", slack.id)],
-        sales.folder_id, running=True,
-    )  # fmt: skip
-    both = ws.add_recipe(
-        "Account owner sync",
-        block(0, "trigger", "salesforce", "updated_object",
-              block(1, "action", "salesforce", "update_sobject")),
-        [application_config("salesforce", sf.id)], sales.folder_id, running=True,
-    )  # fmt: skip
-    ids = {
-        "sf": sf.id, "ns": ns.id, "slack": slack.id, "jira": jira.id, "hubspot": hubspot.id,
-        "http": http.id, "callee": callee.id, "caller": caller.id, "nightly": nightly.id,
-        "subscriber": subscriber.id, "both": both.id,
-    }  # fmt: skip
-    return ws, ids
-
-
-def run_pipeline(sim, warehouse: WarehouseResource, models: Path = DEFAULT_MODELS_DIR):
-    resources = {
-        "dlt": DagsterDltResource(),
-        "workato": WorkatoResource(
-            api_token=sim.token, base_url=sim.base_url, requests_per_minute=0
-        ),
-        "warehouse": warehouse,
-    }
-    assert materialize_sync(resources).success
-    return dg.materialize(
-        [
-            integration_descriptions,
-            systems,
-            system_mappings,
-            build_sql_model_assets(models),
-            analysis_tables,
-            change_events,
-            *INTEGRITY_CHECKS,
-        ],
-        resources={"warehouse": warehouse},
-        raise_on_error=False,
-    )
-
-
-def rows(warehouse: WarehouseResource, sql: str) -> list[tuple]:
-    return warehouse.query(sql)[1]
 
 
 def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
@@ -245,13 +130,11 @@ def check_acme_rows(warehouse: WarehouseResource, ids: dict[str, int]) -> None:
     assert paths == {"Home/Sales", "Home/Sales/Quote to Cash"}
 
 
-def test_every_model_on_duckdb_with_row_level_expectations(simulator, tmp_path):
-    ws, ids = acme()
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    result = run_pipeline(sim, warehouse)
+def test_every_model_on_duckdb_with_row_level_expectations(acme_warehouse, tmp_path):
+    warehouse = acme_warehouse.copy_to(tmp_path)
+    result = acme_warehouse.build
     assert result.success
-    check_acme_rows(warehouse, ids)
+    check_acme_rows(warehouse, acme_warehouse.ids)
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
     assert {"connections_exist_check", "callees_exist_check"} <= {c.check_name for c in checks}
@@ -354,7 +237,7 @@ def test_a_lookup_then_notify_recipe_flows_from_sql_server_to_slack(simulator, t
             build_sql_model_assets(DEFAULT_MODELS_DIR),
             analysis_tables,
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
     )
     assert result.success
     roles = rows(
@@ -415,7 +298,7 @@ def test_steps_parsed_before_access_existed_draw_no_flow(simulator, tmp_path):
             system_mappings,
             build_sql_model_assets(DEFAULT_MODELS_DIR),
         ],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
     )
     assert result.success
     roles = rows(
@@ -478,11 +361,8 @@ def documented_columns() -> dict[str, list[str]]:
     return tables
 
 
-def test_docs_tables_md_matches_the_real_tables(simulator, tmp_path):
-    ws, _ = acme()
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+def test_docs_tables_md_matches_the_real_tables(acme_warehouse, tmp_path):
+    warehouse = acme_warehouse.copy_to(tmp_path)
     documented = documented_columns()
     real = {
         f"archy.{table}": [c for c, _ in warehouse.columns("archy", table)]
@@ -496,9 +376,8 @@ def test_docs_tables_md_matches_the_real_tables(simulator, tmp_path):
         assert documented[table] == columns, f"{table}: docs list {documented[table]}"
 
 
-def test_manual_links_rules_and_user_systems_from_archy_yaml(simulator, tmp_path, monkeypatch):
-    ws, ids = acme()
-    sim = simulator(ws, rate_limits=None)
+def test_manual_links_rules_and_user_systems_from_archy_yaml(acme_warehouse, tmp_path, monkeypatch):
+    ids = acme_warehouse.ids
     config = tmp_path / "archy.yaml"
     config.write_text(
         f"""
@@ -517,8 +396,9 @@ mapping:
 """
     )
     monkeypatch.setenv("ARCHY_CONFIG", str(config))
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+    # the synced raw tables, built again with this archy.yaml
+    warehouse = acme_warehouse.copy_to(tmp_path)
+    assert build_archy(warehouse).success
 
     mapped = {
         r[0]: r[1:]
@@ -540,14 +420,13 @@ mapping:
     ) == [("ACME Billing API", "user")]
 
 
-def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
-    from workato_simulator.generator import describe, generate_workspace
+def test_a_generated_workspace_runs_every_model(generated_warehouse, tmp_path):
+    from workato_simulator.generator import describe
 
-    ws = generate_workspace(31, recipes=200)
+    ws = generated_warehouse.workspace
     stats = describe(ws)
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    result = run_pipeline(sim, warehouse)
+    warehouse = generated_warehouse.copy_to(tmp_path)
+    result = generated_warehouse.build
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
     calls = rows(
@@ -569,13 +448,10 @@ def test_a_generated_workspace_runs_every_model(simulator, tmp_path):
     )
 
 
-def test_integrity_checks_find_orphans(simulator, tmp_path):
+def test_integrity_checks_find_orphans(acme_warehouse, tmp_path):
     from archy_pipeline.assets.checks import callees_exist_check, connections_exist_check
 
-    ws, _ = acme()
-    sim = simulator(ws, rate_limits=None)
-    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
-    assert run_pipeline(sim, warehouse).success
+    warehouse = acme_warehouse.copy_to(tmp_path)
     assert connections_exist_check(warehouse=warehouse).passed
     with warehouse.connect() as con:
         con.execute(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from workato_simulator.export_loader import corpus_dir
 
-from archy_pipeline.config import ConfigError, parse_config
+from archy_pipeline.settings import ConfigError, parse_settings
 from archy_pipeline.workato.recipe_parser import parse_code, parse_recipe
 from archy_pipeline.workato.vocabulary import (
     AccessOverrideError,
@@ -487,17 +487,17 @@ def test_invalid_overrides_name_the_key(overrides, message) -> None:
         parse_access_overrides(overrides)
     assert message in str(info.value)
     with pytest.raises(ConfigError) as info:
-        parse_config({"access": {"overrides": overrides}}, source="archy.yaml")
+        parse_settings({"access": {"overrides": overrides}}, "archy.yaml")
     assert str(info.value).startswith("archy.yaml: access.overrides")
     assert message in str(info.value)
 
 
 def test_archy_yaml_access_section() -> None:
-    config = parse_config({"access": {"overrides": {"mssql/run_custom_sql": "read"}}})
+    config = parse_settings({"access": {"overrides": {"mssql/run_custom_sql": "read"}}})
     assert config.access_overrides == {"mssql/run_custom_sql": "read"}
-    assert parse_config({}).access_overrides == {}
+    assert parse_settings({}).access_overrides == {}
     with pytest.raises(ConfigError, match="access: unknown key"):
-        parse_config({"access": {"override": {}}})
+        parse_settings({"access": {"override": {}}})
 
 
 # ---------------------------------------------------------------------- providers, share

@@ -20,6 +20,7 @@ import yaml
 
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.definitions import defs
+from archy_pipeline.resources import ArchySettingsResource
 from archy_pipeline.sensors import webhook_sensor as webhook_sensor_module
 from archy_pipeline.sensors.webhook_sensor import webhook_sensor
 from archy_pipeline.webhooks import (
@@ -65,7 +66,9 @@ def _webhook_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(port=0, inbox_path=tmp_path / "inbox.sqlite") as started:
+    with WebhookReceiver(
+        port=0, inbox_path=tmp_path / "inbox.sqlite", secret=SECRET, workspaces=WORKSPACE_NAMES
+    ) as started:
         yield started
 
 
@@ -326,26 +329,23 @@ def test_a_malformed_request_line_holding_the_secret_is_logged_redacted(receiver
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "example.com"])
 def test_a_non_loopback_host_is_refused(host, tmp_path):
+    inbox = tmp_path / "inbox.sqlite"
     with pytest.raises(ValueError, match="loopback only"):
-        WebhookReceiver(host=host, port=0, inbox_path=tmp_path / "inbox.sqlite")
+        WebhookReceiver(host=host, port=0, inbox_path=inbox, secret=SECRET, workspaces=["US"])
     with pytest.raises(ValueError, match="loopback only"):
-        serve(host=host, port=0, inbox_path=tmp_path / "inbox.sqlite")
+        serve(host=host, port=0, inbox_path=inbox, secret=SECRET, workspaces=["US"])
 
 
 @pytest.mark.parametrize("value", [None, "tiny-value"], ids=["unset", "too-short"])
-def test_a_missing_or_short_secret_is_refused_naming_the_variable(value, monkeypatch, tmp_path):
-    if value is None:
-        monkeypatch.delenv("ARCHY_WEBHOOK_SECRET")
-    else:
-        monkeypatch.setenv("ARCHY_WEBHOOK_SECRET", value)
+def test_a_missing_or_short_secret_is_refused_naming_the_variable(value, tmp_path):
     with pytest.raises(ValueError, match="ARCHY_WEBHOOK_SECRET") as error:
-        WebhookReceiver(port=0, inbox_path=tmp_path / "inbox.sqlite")
+        WebhookReceiver(
+            port=0, inbox_path=tmp_path / "inbox.sqlite", secret=value, workspaces=["US"]
+        )
     assert "tiny-value" not in str(error.value)
 
 
-def test_serve_runs_until_stopped_with_a_named_secret_variable(monkeypatch, tmp_path):
-    monkeypatch.delenv("ARCHY_WEBHOOK_SECRET")
-    monkeypatch.setenv("TEAM_HOOK_SECRET", SECRET)
+def test_serve_runs_until_stopped_with_a_named_secret_variable(tmp_path):
     ready: list[WebhookReceiver] = []
     started = threading.Event()
     stop = threading.Event()
@@ -360,6 +360,7 @@ def test_serve_runs_until_stopped_with_a_named_secret_variable(monkeypatch, tmp_
             "port": 0,
             "inbox_path": tmp_path / "served.sqlite",
             "secret_env": "TEAM_HOOK_SECRET",
+            "secret": SECRET,
             "workspaces": ["Ops"],
             "stop": stop,
             "on_ready": on_ready,
@@ -376,13 +377,6 @@ def test_serve_runs_until_stopped_with_a_named_secret_variable(monkeypatch, tmp_
     thread.join(10)
     assert not thread.is_alive()
     assert [e.workspace for e in Inbox(tmp_path / "served.sqlite").since(0, 10)] == ["Ops"]
-
-
-def test_the_inbox_defaults_to_the_env_path(monkeypatch, tmp_path):
-    monkeypatch.setenv("ARCHY_WEBHOOK_INBOX", str(tmp_path / "elsewhere" / "hooks.sqlite"))
-    with WebhookReceiver(port=0) as receiver:
-        assert request(receiver, body=event()).status == 202
-    assert receiver.inbox.path == tmp_path / "elsewhere" / "hooks.sqlite"
 
 
 # ---------------------------------------------------------------------- the inbox
@@ -455,6 +449,7 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
         instance_ref=instance.get_ref(),
         cursor=cursor,
         repository_def=defs.get_repository_def(),
+        resources={"settings": ArchySettingsResource()},
     )
     result = webhook_sensor(context)
     # evaluate_tick resolves each request against sync_job's partitions, counting the

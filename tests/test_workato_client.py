@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+from pydantic import SecretStr
 from workato_simulator import Workspace
 
 from archy_pipeline.resources import WorkatoResource
@@ -500,6 +501,20 @@ def test_the_token_never_appears_in_errors_logs_or_reprs(simulator, caplog, caps
     texts += [str(record.__dict__) for record in caplog.records]
     assert len(caplog.records) > 5, "logs were captured"
     assert all(SECRET_TOKEN not in text for text in texts)
+
+
+def test_a_secret_str_token_authenticates_and_stays_hidden(simulator, caplog):
+    """The settings model hands the token over as a pydantic SecretStr."""
+    sim = simulator(workspace_with_recipes(1))
+    sim.add_token(SECRET_TOKEN)
+    caplog.set_level(logging.DEBUG)
+    with WorkatoClient(SecretStr(SECRET_TOKEN), base_url=sim.base_url) as client:
+        assert client.me()["recipes_count"] == 1
+        texts = [repr(client), str(client), caplog.text]
+    assert [r.status for r in sim.log()] == [200]
+    assert all(SECRET_TOKEN not in text for text in texts)
+    with pytest.raises(WorkatoConfigError, match="WORKATO_API_TOKEN"):
+        WorkatoClient(SecretStr(""))
 
 
 # ---------------------------------------------------------------------- settings

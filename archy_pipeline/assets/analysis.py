@@ -30,8 +30,8 @@ from archy_pipeline.analysis import (
     ranking_tables,
 )
 from archy_pipeline.assets.transform import table_metadata
-from archy_pipeline.config import load_config
 from archy_pipeline.constants import ANALYSIS_GROUP, ARCHY_SCHEMA, OWNERS, WAREHOUSE_POOL
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.warehouse import read_views
 
@@ -166,11 +166,13 @@ def _keys(*names: str) -> list[dg.AssetSpec]:
     pool=WAREHOUSE_POOL,
 )
 def analysis_tables(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    settings: ArchySettingsResource,
 ) -> Iterator[dg.MaterializeResult]:
     """Build the graphs, find the insights, rank, and publish every table and view."""
-    archy = load_config()
-    thresholds = parse_thresholds(archy.raw.get("analysis"), source=archy.source or "archy.yaml")
+    archy = settings.load()
+    thresholds = parse_thresholds(archy.analysis_input(), source=archy.source)
     inp = load_analysis_input(warehouse)
     graphs = build_graphs(inp)
     nodes, edges = graph_tables(graphs)

@@ -14,7 +14,6 @@ import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from archy_pipeline.config import load_config
 from archy_pipeline.constants import (
     DAILY_FRESHNESS,
     EXTRACT_GROUP,
@@ -30,6 +29,7 @@ from archy_pipeline.extract import (
     SyncOptions,
     workato_source,
 )
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.workato.vocabulary import AccessShare
@@ -136,6 +136,7 @@ def workato_raw_tables(
     dlt: DagsterDltResource,
     workato: WorkatoResource,
     warehouse: WarehouseResource,
+    settings: ArchySettingsResource,
     config: SyncConfig,
 ) -> Iterator[Any]:
     """Extract folders, projects, connections and recipes from Workato into the warehouse.
@@ -147,10 +148,10 @@ def workato_raw_tables(
         page_note = f", {pages} page{'s' if pages != 1 else ''}" if pages else ""
         context.log.info(f"{stage}: {items} item{'s' if items != 1 else ''} so far{page_note}")
 
-    archy = load_config()
+    archy = settings.load()
     workspace = archy.workspace(context.partition_key)
     selection = workspace.sync
-    with workato.get_client(workspace) as client:
+    with workato.get_client(workspace, settings.environment()) as client:
         identity = client.identify(workspace.name)
         me = identity.details
         context.log.info(

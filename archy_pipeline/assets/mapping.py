@@ -9,7 +9,6 @@ from typing import Any
 import dagster as dg
 
 from archy_pipeline.assets.transform import table_metadata
-from archy_pipeline.config import load_config
 from archy_pipeline.constants import ARCHY_SCHEMA, MAPPING_GROUP, OWNERS, WAREHOUSE_POOL
 from archy_pipeline.extract.tables import DATASET_NAME
 from archy_pipeline.mapping import (
@@ -19,6 +18,7 @@ from archy_pipeline.mapping import (
     merge_systems,
     parse_mapping_config,
 )
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 
 SYSTEM_COLUMNS = {
@@ -46,9 +46,9 @@ MAPPING_COLUMNS = {
 }
 
 
-def _mapping_config() -> tuple[Any, Any]:
-    archy = load_config()
-    return archy, parse_mapping_config(dict(archy.raw), source=archy.source or "archy.yaml")
+def _mapping_config(settings: ArchySettingsResource) -> tuple[Any, Any]:
+    archy = settings.load()
+    return archy, parse_mapping_config(archy.mapping_input(), source=archy.source)
 
 
 @dg.asset(
@@ -58,10 +58,10 @@ def _mapping_config() -> tuple[Any, Any]:
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
 )
-def systems(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def systems(warehouse: WarehouseResource, settings: ArchySettingsResource) -> dg.MaterializeResult:
     """One row per known system: the shipped catalogue of well-known systems plus the user's
     own architecture records from archy.yaml (source 'user'). Lists are comma-separated."""
-    _, config = _mapping_config()
+    _, config = _mapping_config(settings)
     known = merge_systems(load_catalogue(), config.systems).values()
     rows = [
         (s.id, s.name, s.vendor, s.category, ",".join(s.providers), ",".join(s.aliases),
@@ -94,12 +94,14 @@ def _tags(value: Any) -> tuple[str, ...]:
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
 )
-def system_mappings(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def system_mappings(
+    warehouse: WarehouseResource, settings: ArchySettingsResource
+) -> dg.MaterializeResult:
     """One row per connection: the system it reaches, match_status ('matched', 'partial' or
     'none'), confidence 0-1, method ('manual', 'rule', 'provider', 'alias' or 'fuzzy') and the
     reason in words. Manual links in archy.yaml win, then rules, provider, alias and fuzzy name
     evidence. Unmatched connections are listed, never hidden."""
-    archy, config = _mapping_config()
+    archy, config = _mapping_config(settings)
     folders = {
         (f["workspace"], f["id"]): f["path"] for f in warehouse.fetch_rows(DATASET_NAME, "folders")
     }

@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from archy_pipeline.assets.analysis import load_analysis_input
-from archy_pipeline.config import load_config
 from archy_pipeline.constants import (
     ARCHY_SCHEMA,
     DOCS_GROUP,
@@ -26,6 +25,7 @@ from archy_pipeline.constants import (
 )
 from archy_pipeline.report import ReportSummary, build_report
 from archy_pipeline.resources.report import ReportResource
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 
@@ -60,23 +60,24 @@ def last_syncs(instance: dg.DagsterInstance) -> dict[str, datetime]:
 def write_report(
     warehouse: WarehouseResource,
     workato: WorkatoResource,
-    settings: ReportResource,
+    report: ReportResource,
+    settings: ArchySettingsResource,
     *,
     syncs: dict[str, datetime] | None = None,
     workspaces: Iterable[str] | None = None,
 ) -> ReportSummary:
-    """Build the report from the warehouse into the folder ``settings`` names."""
-    config = load_config()
+    """Build the report from the warehouse into the folder ``report`` names."""
+    archy = settings.load()
     return build_report(
         warehouse,
         load_analysis_input(warehouse),
-        settings.directory(warehouse),
+        report.directory(warehouse),
         placeholder=warehouse.placeholder,
         now=datetime.now(timezone.utc),
-        workato_urls=settings.workato_urls(workato, config.workspaces),
+        workato_urls=report.workato_urls(workato, archy.workspaces, settings.environment()),
         last_syncs=syncs,
         workspaces=workspaces,
-        owner=settings.owner,
+        owner=report.owner,
     )
 
 
@@ -108,12 +109,13 @@ def architecture_report(
     warehouse: WarehouseResource,
     workato: WorkatoResource,
     report: ReportResource,
+    settings: ArchySettingsResource,
 ) -> dg.MaterializeResult:
     """The architecture documentation as a static site that opens from file:// (overview,
     interactive system map, a page per system and per integration, insights, impact) with
     exports beside it (Mermaid, draw.io, Structurizr, GraphML, Backstage, CSV/Parquet);
     written to data/report/ beside the DuckDB file, or ARCHY_REPORT_DIR."""
-    summary = write_report(warehouse, workato, report, syncs=last_syncs(context.instance))
+    summary = write_report(warehouse, workato, report, settings, syncs=last_syncs(context.instance))
     if summary.layout_problem:
         context.log.warning(f"no static map: {summary.layout_problem}")
     context.log.info(f"report: {summary.index} ({summary.pages} pages)")

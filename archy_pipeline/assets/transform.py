@@ -12,7 +12,6 @@ like any other table.
 # No "from __future__ import annotations" here: Dagster reads the context annotation at runtime.
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from archy_pipeline.sql.engine import SqlModel, load_models, topological_order
 from archy_pipeline.workato.descriptions import describe_all
 from dbt_like_sql import models_path
 
-MODELS_ENV_VAR = "ARCHY_MODELS_DIR"
 #: The models shipped with the package (dbt_like_sql/ in the repository).
 DEFAULT_MODELS_DIR = models_path()
 
@@ -38,10 +36,6 @@ PYTHON_TABLES = {
 }
 EXTERNAL_TABLES = {(DATASET_NAME, table) for table in RAW_TABLES} | PYTHON_TABLES
 PREVIEW_ROWS = 5
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get(MODELS_ENV_VAR) or DEFAULT_MODELS_DIR)
 
 
 def check_name(test: Any) -> str:
@@ -92,9 +86,10 @@ def _test_sql(model: SqlModel, test: Any) -> str:
     raise ValueError(f"{model.path}: no check for column test {test.test!r}")
 
 
-def build_sql_model_assets(root: Path | None = None) -> dg.AssetsDefinition:
-    """One multi-asset for every model under ``root``, subsettable, with its checks."""
-    models = topological_order(load_models(root or models_dir()), EXTERNAL_TABLES)
+def build_sql_model_assets(root: str | Path | None = None) -> dg.AssetsDefinition:
+    """One multi-asset for every model under ``root`` (default: the shipped models),
+    subsettable, with its checks."""
+    models = topological_order(load_models(Path(root or DEFAULT_MODELS_DIR)), EXTERNAL_TABLES)
     specs = [
         dg.AssetSpec(
             key=[m.schema, m.table],

@@ -19,17 +19,24 @@ No Dagster import: the dlt source in this package uses this module, and so can a
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
-from archy_pipeline.config import DEFAULT_ENVIRONMENTS, SyncSelection, environment_of
+from archy_pipeline.extract.deletions import HeldDeletions
+from archy_pipeline.extract.state import (
+    PreviousState,
+    ProgressFn,
+    SyncIssue,
+    SyncOptions,
+    as_datetime,
+    as_int,
+    content_hash,
+)
+from archy_pipeline.settings import environment_of
 from archy_pipeline.workato.client import (
     WorkatoAccessDeniedError,
     WorkatoClient,
@@ -42,146 +49,8 @@ from archy_pipeline.workato.recipe_parser import RecipeParseError, parse_recipe
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, int, int], None]
 
-#: Columns dlt adds; never re-emitted.
-DLT_COLUMNS = frozenset({"_dlt_id", "_dlt_load_id"})
-#: Columns that hold JSON, per table: DuckDB hands them back as text, so they are decoded
-#: before a stored row is re-emitted.
-JSON_COLUMNS: dict[str, frozenset[str]] = {
-    "workspace": frozenset({"interested_applications"}),
-    "connections": frozenset({"tags"}),
-    "recipes": frozenset(
-        {
-            "action_applications",
-            "applications",
-            "config",
-            "parameters",
-            "parameters_schema",
-            "tags",
-            "trigger_closure",
-        }
-    ),
-    "folders": frozenset(),
-    "projects": frozenset(),
-}
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """How a sync behaves.
-
-    Attributes:
-        full_refresh: list everything with code (the weekly run) instead of the incremental
-            path (the daily run).
-        overlap: how far before the last cursor the incremental listing starts, so clock skew
-            and recipes saved during the previous sync are not missed.
-        max_vanished_share: above this share of items vanishing at once, deletions are not
-            applied (a misconfigured token looks exactly like that).
-        refetch_limit: recipes whose code the warehouse lacks are fetched one by one up to
-            this many; beyond it the sync lists all recipes with code instead.
-        selection: which folders, recipes and connections to sync (``archy.yaml``).
-        environments: naming patterns that tell a connection's environment.
-        access_overrides: ``access.overrides`` from archy.yaml, ``{"<provider>/<action>":
-            read|write}``: how parsed steps are classified when the vocabulary cannot tell.
-        confirmed_deletions: ids per table (``recipes``, ``connections``, ``folders``) whose
-            deletion Workato itself reported (the activity audit log): when such an item is
-            missing from the listing it is marked deleted even where a missing item would
-            otherwise be held (incomplete listing, a vanished sub-tree, a mass vanishing).
-        accept_deletions: apply deletions that earlier syncs held (``sync --accept-deletions``).
-        held_deletions_grace: apply a held deletion once it has been held this long (None:
-            hold until accepted).
-    """
-
-    full_refresh: bool = False
-    overlap: timedelta = timedelta(minutes=10)
-    max_vanished_share: float = 0.5
-    refetch_limit: int = 100
-    selection: SyncSelection = field(default_factory=SyncSelection)
-    environments: dict[str, tuple[str, ...]] = field(
-        default_factory=lambda: dict(DEFAULT_ENVIRONMENTS)
-    )
-    access_overrides: dict[str, str] = field(default_factory=dict)
-    confirmed_deletions: dict[str, frozenset[int]] = field(default_factory=dict)
-    accept_deletions: bool = False
-    held_deletions_grace: timedelta | None = None
-
-
-@dataclass(frozen=True)
-class SyncIssue:
-    """Something the sync could not see or do, in words a user can act on."""
-
-    kind: str
-    subject: str
-    message: str
-    severity: str = "warning"
-
-
-@dataclass
-class PreviousState:
-    """The rows the warehouse holds for one workspace, by table and id."""
-
-    rows: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
-    #: Recipe ids with a row in ``recipe_errors``.
-    recipe_error_ids: set[int] = field(default_factory=set)
-
-    @classmethod
-    def from_rows(
-        cls, tables: dict[str, Iterable[dict[str, Any]]], error_ids: Iterable[int] = ()
-    ) -> PreviousState:
-        state = cls(recipe_error_ids=set(error_ids))
-        for table, rows in tables.items():
-            state.rows[table] = {int(row["id"]): _restore(table, row) for row in rows}
-        return state
-
-    def table(self, name: str) -> dict[int, dict[str, Any]]:
-        return self.rows.get(name, {})
-
-    def active(self, name: str) -> dict[int, dict[str, Any]]:
-        return {k: v for k, v in self.table(name).items() if v.get("deleted_at") is None}
-
-
-def content_hash(item: dict[str, Any]) -> str:
-    """A stable hash of an API item, to tell whether anything in it changed."""
-    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-def _restore(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    restored = {k: v for k, v in row.items() if k not in DLT_COLUMNS}
-    for column in JSON_COLUMNS.get(table, ()):
-        value = restored.get(column)
-        if isinstance(value, str):
-            try:
-                restored[column] = json.loads(value)
-            except ValueError:
-                pass
-    return restored
-
-
-def _ts(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    text = str(value)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-class WorkspaceSync:
+class WorkspaceSync(HeldDeletions):
     """One sync of one workspace; each table's rows are computed once, on first use."""
 
     def __init__(
@@ -314,180 +183,6 @@ class WorkspaceSync:
             rows.append({**active[item_id], "deleted_at": self.now})
         return rows
 
-    # ------------------------------------------------------------------ held deletions
-    def _confirmed(self, table: str) -> set[int]:
-        """Ids of ``table`` Workato reported deleted, with what sat in a deleted folder (the
-        audit log records the folder's deletion, not each item inside it)."""
-        confirmed = set(self.options.confirmed_deletions.get(table, ()))
-        folders = self.options.confirmed_deletions.get("folders", ())
-        if not folders:
-            return confirmed
-        inside: set[int] = set()
-        for folder_id in folders:
-            inside |= self._subtree(folder_id)
-        if table == "folders":
-            return confirmed | inside
-        return confirmed | {
-            i
-            for i, row in self.previous.active(table).items()
-            if _as_int(row.get("folder_id")) in inside
-        }
-
-    def _folder_of(self, table: str, row: dict[str, Any]) -> int | None:
-        """The folder whose visibility decides whether ``row``'s absence is trustworthy."""
-        if table == "folders":
-            return _as_int(row.get("id"))
-        return _as_int(row.get("folder_id"))
-
-    def _folder_vanished(self, table: str, row: dict[str, Any]) -> bool:
-        """Whether the item's folder is gone from view too (then its absence proves nothing).
-
-        Cheap evidence first: Home, the folders of every item listed now and their ancestors
-        are visible. Only when that does not settle it is the folder tree walked.
-        """
-        if table == "projects":
-            folder_id = _as_int(row.get("folder_id"))
-            return folder_id is not None and folder_id in self._held_folder_ids
-        folder_id = self._folder_of(table, row)
-        if folder_id is None or folder_id == self.root_folder_id:
-            return False
-        if table != "folders" and folder_id in self._folders_seen_cheaply:
-            return False
-        if table == "folders":
-            # A vanished folder is held when its sub-tree held anything: a project or
-            # folder that left the token's scope. An empty folder that vanished is deleted.
-            return folder_id in self._held_folder_ids
-        return folder_id not in self._visible_folder_ids
-
-    @cached_property
-    def _folders_seen_cheaply(self) -> set[int]:
-        """Folders known to be visible without walking the tree: Home and the folders of
-        every recipe and connection listed now, with their stored ancestors."""
-        seen = {self.root_folder_id} - {None}
-        for items in (self._recipes[0], self._connections[0]):
-            for item in items.values():
-                folder_id = _as_int(item.get("folder_id"))
-                if folder_id is not None:
-                    seen.add(folder_id)
-        return self._with_ancestors(seen)
-
-    def _with_ancestors(self, folder_ids: set[int]) -> set[int]:
-        stored = self.previous.table("folders")
-        found = set(folder_ids)
-        frontier = set(folder_ids)
-        while frontier:
-            parents = {
-                parent
-                for i in frontier
-                if (parent := _as_int(stored.get(i, {}).get("parent_id"))) is not None
-            }
-            frontier = parents - found
-            found |= frontier
-        return found
-
-    @cached_property
-    def _visible_folder_ids(self) -> set[int]:
-        """Every folder the token sees now (walks the tree if this sync has not yet)."""
-        self._walk_folders()
-        current, _ = self._folders
-        return (set(current) | {self.root_folder_id} | self.forbidden_folder_ids) - {None}
-
-    @cached_property
-    def _held_folder_ids(self) -> set[int]:
-        """Stored folders that vanished from view together with recipes or connections."""
-        stored_folders = self.previous.active("folders")
-        gone = {
-            i for i in stored_folders if i not in self._visible_folder_ids
-        } - self._excluded_subtree
-        if not gone:
-            return set()
-        used = {
-            _as_int(row.get("folder_id"))
-            for table in ("recipes", "connections")
-            for row in self.previous.active(table).values()
-        }
-        held: set[int] = set()
-        for folder_id in gone:
-            subtree = self._subtree(folder_id) & gone
-            if subtree & used:
-                held |= subtree
-        # Ancestors that vanished too belong to the same held sub-tree.
-        return held | (self._with_ancestors(held) & gone)
-
-    def _subtree(self, folder_id: int) -> set[int]:
-        stored = self.previous.table("folders")
-        found = {folder_id}
-        frontier = {folder_id}
-        while frontier:
-            frontier = {
-                i for i, r in stored.items() if _as_int(r.get("parent_id")) in frontier
-            } - found
-            found |= frontier
-        return found
-
-    def _top_vanished(self, folder_id: int) -> int:
-        """The highest stored ancestor of ``folder_id`` that vanished as well."""
-        stored = self.previous.table("folders")
-        top = folder_id
-        while True:
-            parent = _as_int(stored.get(top, {}).get("parent_id"))
-            if parent is None or parent == self.root_folder_id:
-                return top
-            if parent in self._folders_seen_cheaply or parent in self._visible_folder_ids:
-                return top
-            top = parent
-
-    def _hold(self, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Keep vanished items current but not visible; apply them when accepted or when
-        the grace period has run out. Returns the rows to emit."""
-        emit: list[dict[str, Any]] = []
-        grace = self.options.held_deletions_grace
-        for row in rows:
-            since = _ts(row.get("hidden_since")) if row.get("visible") is False else None
-            expired = since is not None and grace is not None and self.now - since >= grace
-            if self.options.accept_deletions or expired:
-                emit.append({**row, "deleted_at": self.now})
-                self._held_applied[table] += 1
-                continue
-            if since is None:  # newly held: recorded (and reported) once
-                emit.append({**row, "visible": False, "hidden_since": self.now})
-                folder_id = self._folder_of(table, row)
-                if folder_id is not None:
-                    self._newly_held[self._top_vanished(folder_id)][table] += 1
-        return emit
-
-    def _report_holds(self) -> None:
-        """One sync issue per vanished project or folder, in the sync where it vanished."""
-        folders = self.previous.table("folders")
-        projects = {
-            _as_int(p.get("folder_id")): p for p in self.previous.table("projects").values()
-        }
-        for top, counts in sorted(self._newly_held.items()):
-            if not (counts["recipes"] or counts["connections"]):
-                continue
-            path = str(folders.get(top, {}).get("path") or f"folder {top}")
-            project = projects.get(top)
-            what = f"project '{project.get('name')}' ({path})" if project else f"folder '{path}'"
-            self._issue(
-                "deletion_held",
-                path,
-                f"{what} is no longer visible to this API client: its {counts['recipes']} "
-                f"recipe(s) and {counts['connections']} connection(s) were kept, marked "
-                "visible = false and not deleted. If the project left the client's scope, add "
-                "it back (Workspace admin > API clients > role > projects); if it was deleted "
-                "on purpose, run `archy-pipeline sync --accept-deletions` (or set "
-                "held_deletions_grace_days in archy.yaml).",
-            )
-        applied = {t: n for t, n in self._held_applied.items() if n}
-        if applied:
-            summary = ", ".join(f"{n} {t}" for t, n in sorted(applied.items()))
-            self._issue(
-                "held_deletions_applied",
-                "deletions",
-                f"held deletions applied: {summary} marked deleted",
-                severity="info",
-            )
-
     # ------------------------------------------------------------------ workspace
     @cached_property
     def identity(self) -> WorkspaceIdentity:
@@ -580,10 +275,13 @@ class WorkspaceSync:
 
         selection = self.options.selection.folders
 
+        excluded_paths: dict[int, str] = {}
+
         def excluded(folder: dict[str, Any]) -> bool:
             path = f"{paths.get(folder['parent_id'], 'Home')}/{folder['name']}"
             if selection.excludes(folder["id"], path):
                 self.excluded_folder_ids.add(folder["id"])
+                excluded_paths[folder["id"]] = path
                 return True
             return False
 
@@ -600,6 +298,7 @@ class WorkspaceSync:
             if len(current) % 100 == 0:
                 self.progress("folders", 0, len(current))
         self.progress("folders", 0, len(current))
+        self._warn_unmatched_includes({**paths, **excluded_paths})
         # Folders below a forbidden one cannot be seen; keep their stored sub-tree too.
         stored = self.previous.table("folders")
         frontier = set(self.forbidden_folder_ids)
@@ -608,6 +307,20 @@ class WorkspaceSync:
             frontier = children - self.forbidden_folder_ids
             self.forbidden_folder_ids |= children
         return current, complete
+
+    def _warn_unmatched_includes(self, seen: dict[int | None, str]) -> None:
+        """An include rule that names no folder is most likely misspelt: say so."""
+        selection = self.options.selection.folders
+        for rule in selection.include:
+            if any(selection.named_by(rule, folder_id, path) for folder_id, path in seen.items()):
+                continue
+            named = f"folder id {rule}" if isinstance(rule, int) else repr(rule)
+            self._issue(
+                "folder_rule_unmatched",
+                f"sync.folders.include {named}",
+                f"sync.folders.include: {named} matches no folder this API client can see; "
+                "check its spelling and case (paths look like 'Home/Sales/Quote to Cash')",
+            )
 
     def _folders_needed(self) -> bool:
         """Whether this sync must walk the folder tree (always, except a daily sync that
@@ -718,7 +431,7 @@ class WorkspaceSync:
             )
         }
         cursor = max(
-            (_ts(r.get("updated_at")) for r in stored.values() if r.get("updated_at")),
+            (as_datetime(r.get("updated_at")) for r in stored.values() if r.get("updated_at")),
             default=None,
         )
         changed: dict[int, dict[str, Any]] = {}
@@ -735,14 +448,16 @@ class WorkspaceSync:
         missing: list[int] = []
         for recipe_id, item in listed.items():
             fresh = changed.get(recipe_id)
-            if fresh is not None and _ts(fresh["updated_at"]) >= _ts(item["updated_at"]):
+            if fresh is not None and as_datetime(fresh["updated_at"]) >= as_datetime(
+                item["updated_at"]
+            ):
                 items[recipe_id] = fresh
                 continue
             before = stored.get(recipe_id) or self.previous.table("recipes").get(recipe_id)
             if (
                 before is not None
                 and before.get("code") is not None
-                and _ts(before.get("updated_at")) == _ts(item["updated_at"])
+                and as_datetime(before.get("updated_at")) == as_datetime(item["updated_at"])
             ):
                 items[recipe_id] = {**item, "code": before["code"]}
             else:
@@ -908,7 +623,7 @@ class WorkspaceSync:
                         "skipped": step.skipped,
                         "protected": step.protected,
                         "in_catch": step.in_catch,
-                        "connection_id": _as_int(step.connection_id),
+                        "connection_id": as_int(step.connection_id),
                         "reference_kind": step.reference_kind,
                         "reference": step.reference,
                         "reference_name": step.reference_name,
@@ -926,7 +641,7 @@ class WorkspaceSync:
                         "position": position,
                         "provider": connection.provider,
                         "application": connection.application,
-                        "connection_id": _as_int(connection.connection_id),
+                        "connection_id": as_int(connection.connection_id),
                     }
                 )
         self.progress("recipe steps", 0, len(steps))

@@ -1,6 +1,7 @@
-"""Resources: the Workato client and the warehouse."""
+"""Resources: the Workato client, the warehouse and the validated settings."""
 
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.workato.client import WorkatoClient, WorkatoError
 
-__all__ = ["WorkatoClient", "WorkatoError", "WorkatoResource"]
+__all__ = ["ArchySettingsResource", "WorkatoClient", "WorkatoError", "WorkatoResource"]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from archy_pipeline.config import WorkspaceConfig
 from archy_pipeline.resources.warehouse import DEFAULT_DUCKDB_PATH, WarehouseResource
-from archy_pipeline.resources.workato import BASE_URL_ENV_VAR, WorkatoResource
-from archy_pipeline.workato.client import WorkatoError, resolve_base_url
+from archy_pipeline.resources.workato import WorkatoResource
+from archy_pipeline.settings import ConfigError, WorkspaceSettings, read_environment
+from archy_pipeline.settings.variables import REPORT_DIR_ENV_VAR, EnvironmentVariables
+from archy_pipeline.settings.workato import workato_host
+from archy_pipeline.workato.client import WorkatoError
 
-REPORT_DIR_ENV_VAR = "ARCHY_REPORT_DIR"
+__all__ = ["REPORT_DIR_ENV_VAR", "ReportResource"]
 
 
 class ReportResource(dg.ConfigurableResource):
@@ -31,7 +32,7 @@ class ReportResource(dg.ConfigurableResource):
     )
 
     def directory(self, warehouse: WarehouseResource) -> Path:
-        chosen = self.report_dir or os.environ.get(REPORT_DIR_ENV_VAR)
+        chosen = self.report_dir or read_environment().report_dir
         if chosen:
             return Path(chosen)
         if warehouse.kind == "duckdb":
@@ -39,22 +40,21 @@ class ReportResource(dg.ConfigurableResource):
         return Path(DEFAULT_DUCKDB_PATH).parent / "report"
 
     def workato_urls(
-        self, workato: WorkatoResource, workspaces: Iterable[WorkspaceConfig]
+        self,
+        workato: WorkatoResource,
+        workspaces: Iterable[WorkspaceSettings],
+        variables: EnvironmentVariables | None = None,
     ) -> dict[str, str]:
         """Each workspace's Workato web address (``https://app.eu.workato.com``): the API
-        host a sync of it talks to (the same precedence as ``WorkatoResource.get_client``)
-        without ``/api``. Recipes are at ``<address>/recipes/<id>``."""
+        host a sync of it talks to (the one precedence rule of
+        :mod:`archy_pipeline.settings.workato`) without ``/api``. Recipes are at
+        ``<address>/recipes/<id>``."""
+        variables = variables or read_environment()
         urls = {}
         for workspace in workspaces:
-            own_host = workspace.base_url or workspace.data_center
-            base_url = (
-                workato.base_url
-                or workspace.base_url
-                or (None if own_host else os.environ.get(BASE_URL_ENV_VAR))
-            )
             try:
-                api = resolve_base_url(workspace.data_center or workato.data_center, base_url)
-            except WorkatoError:  # a bad host fails the sync with its own message
+                api, _ = workato_host(workspace, variables, workato.overrides())
+            except (ConfigError, WorkatoError):  # a bad host fails the sync with its own message
                 continue
             urls[workspace.name] = api.removesuffix("/api")
         return urls

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,10 +11,9 @@ import dagster as dg
 import dlt
 from pydantic import Field
 
+from archy_pipeline.settings.variables import read_environment
 from archy_pipeline.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
-DUCKDB_PATH_ENV_VAR = "ARCHY_DUCKDB_PATH"
-POSTGRES_DSN_ENV_VAR = "ARCHY_POSTGRES_DSN"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 
 
@@ -42,11 +40,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def dsn(self) -> str | None:
-        return self.postgres_dsn or os.environ.get(POSTGRES_DSN_ENV_VAR) or None
+        if self.postgres_dsn:
+            return self.postgres_dsn
+        dsn = read_environment().postgres_dsn
+        return dsn.get_secret_value() if dsn else None
 
     @property
     def path(self) -> Path:
-        path = Path(self.duckdb_path or os.environ.get(DUCKDB_PATH_ENV_VAR) or DEFAULT_DUCKDB_PATH)
+        path = Path(self.duckdb_path or read_environment().duckdb_path or DEFAULT_DUCKDB_PATH)
         return DuckDBWarehouse(path).path  # refuses a reserved file name
 
     @property

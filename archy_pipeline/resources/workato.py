@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, SecretStr
 
-from archy_pipeline.config import WorkspaceConfig
+from archy_pipeline.settings import (
+    DEFAULT_WORKSPACE,
+    EnvironmentVariables,
+    WorkatoOverrides,
+    WorkatoTarget,
+    WorkspaceSettings,
+    read_environment,
+    workato_target,
+)
 from archy_pipeline.workato.client import WorkatoClient
-
-BASE_URL_ENV_VAR = "WORKATO_BASE_URL"
 
 
 class WorkatoResource(dg.ConfigurableResource):
     """Read-only access to Workato workspaces through the Developer API.
 
-    Which workspaces exist, their hosts and the names of the environment variables holding
-    their tokens come from ``archy.yaml`` (see :mod:`archy_pipeline.config`); tokens are read
-    from the environment when a run starts, never stored in run config or shown in the UI.
-    The fields below override that for every workspace, which tests and one-off runs use.
+    Which workspaces exist, their hosts and the names of the variables holding their tokens
+    come from archy.yaml; tokens are read from the environment when a run starts, never stored
+    in run config or shown in the UI. ``api_token``, ``base_url`` and ``data_center`` below,
+    when set, win over archy.yaml for every workspace (tests and one-off runs use them): the
+    precedence rule is :func:`archy_pipeline.settings.workato_target`.
     """
 
     api_token: str | None = Field(
         default=None,
-        description="API client token; default: the workspace's token_env (WORKATO_API_TOKEN).",
+        description="API client token; default: the variable the workspace's token_env names "
+        "(WORKATO_API_TOKEN).",
     )
-    data_center: str = Field(default="us", description="us, eu, jp, sg, au, il, kr, cn or trial.")
+    data_center: str | None = Field(
+        default=None,
+        description="us, eu, jp, sg, au, il, kr, cn or trial; default: the workspace's "
+        "archy.yaml entry, then WORKATO_DATA_CENTER, then us.",
+    )
     base_url: str | None = Field(
         default=None,
         description="Full API base URL, e.g. https://www.workato.com/api; wins over "
-        "data_center. Falls back to the workspace's base_url, then WORKATO_BASE_URL.",
+        "data_center. Default: the workspace's archy.yaml entry, then WORKATO_BASE_URL.",
     )
     user_email: str | None = Field(
         default=None, description="When set, the token must belong to this workspace email."
@@ -51,17 +61,37 @@ class WorkatoResource(dg.ConfigurableResource):
         "enterprise quotas (0 turns pacing off).",
     )
 
-    def get_client(self, workspace: WorkspaceConfig | None = None) -> WorkatoClient:
+    def overrides(self) -> WorkatoOverrides:
+        """This resource's host and token: the first level of the precedence rule."""
+        return WorkatoOverrides(
+            api_token=SecretStr(self.api_token) if self.api_token else None,
+            base_url=self.base_url,
+            data_center=self.data_center,
+        )
+
+    def target(
+        self,
+        workspace: WorkspaceSettings | None = None,
+        variables: EnvironmentVariables | None = None,
+    ) -> WorkatoTarget:
+        """Host and token for ``workspace`` (raises ConfigError naming what is missing)."""
+        return workato_target(
+            workspace or WorkspaceSettings(name=DEFAULT_WORKSPACE),
+            variables or read_environment(),
+            self.overrides(),
+        )
+
+    def get_client(
+        self,
+        workspace: WorkspaceSettings | None = None,
+        variables: EnvironmentVariables | None = None,
+    ) -> WorkatoClient:
         """A new client for ``workspace`` (the default one when None); close it when done."""
-        workspace = workspace or WorkspaceConfig()
-        own_host = workspace.base_url or workspace.data_center
+        workspace = workspace or WorkspaceSettings(name=DEFAULT_WORKSPACE)
+        target = self.target(workspace, variables)
         return WorkatoClient(
-            self.api_token or workspace.token(),
-            data_center=workspace.data_center or self.data_center,
-            base_url=self.base_url
-            or workspace.base_url
-            or (None if own_host else os.environ.get(BASE_URL_ENV_VAR))
-            or None,
+            target.token.get_secret_value(),
+            base_url=target.base_url,
             user_email=self.user_email or workspace.user_email,
             user_id=self.user_id if self.user_id is not None else workspace.user_id,
             timeout_seconds=self.timeout_seconds,

@@ -24,10 +24,11 @@ from typing import Any
 
 import dagster as dg
 
-from archy_pipeline.config import ConfigError, load_config
 from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.jobs import sync_job
+from archy_pipeline.settings import ConfigError
 from archy_pipeline.workato.activity import PollResult, poll
 from archy_pipeline.workato.client import WorkatoError
 
@@ -92,22 +93,23 @@ def _request(workspace: str, result: PollResult) -> dg.RunRequest:
     ),
 )
 def activity_log_sensor(
-    context: dg.SensorEvaluationContext, workato: WorkatoResource
+    context: dg.SensorEvaluationContext, workato: WorkatoResource, settings: ArchySettingsResource
 ) -> dg.SensorResult:
     states = read_cursor(context.cursor)
     try:
-        workspaces = load_config().workspaces
+        workspaces = settings.load().workspaces
     except ConfigError as error:
         return dg.SensorResult(
             skip_reason=f"archy.yaml cannot be read: {error}", cursor=write_cursor(states)
         )
+    variables = settings.environment()
     now = datetime.now(timezone.utc)
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
     for workspace in workspaces:
         name = workspace.name
         try:
-            client = workato.get_client(workspace)
+            client = workato.get_client(workspace, variables)
         except (ConfigError, WorkatoError) as error:
             notes.append(f"{name}: {error}")
             continue

@@ -1,28 +1,42 @@
 """Notifications: a digest of each rebuild's change events, and a notice when a sync fails.
 
-Both read their settings from the ``notifications:`` section of archy.yaml when they run; a
-notification that cannot be delivered is logged and never fails anything.
+Both get the ``notifications:`` section of archy.yaml from the settings resource when they
+run; a notification that cannot be delivered is logged and never fails anything.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 import dagster as dg
 
 from archy_pipeline.constants import ARCHY_SCHEMA
-from archy_pipeline.notify import build_digest, failure_notice, load_notify_settings, send
+from archy_pipeline.notify import (
+    NotifySettings,
+    build_digest,
+    failure_notice,
+    parse_notify_settings,
+    send,
+)
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sensors.jobs import sync_job, transform_job
 
-UI_URL_ENV_VAR = "ARCHY_DAGSTER_URL"
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
-def run_url(run_id: str) -> str:
+def run_url(settings: ArchySettingsResource, run_id: str) -> str:
     """Where a run is in the Dagster UI (``ARCHY_DAGSTER_URL``, default the local one)."""
-    return f"{os.environ.get(UI_URL_ENV_VAR, DEFAULT_UI_URL).rstrip('/')}/runs/{run_id}"
+    base = settings.environment().dagster_url or DEFAULT_UI_URL
+    return f"{base.rstrip('/')}/runs/{run_id}"
+
+
+def notify_settings(settings: ArchySettingsResource) -> NotifySettings:
+    """``notifications:`` (validated with the rest of archy.yaml) and its secrets."""
+    archy = settings.load()
+    return parse_notify_settings(
+        archy.notifications_input(), settings.environment().as_mapping(), source=archy.source
+    )
 
 
 def digest_events(warehouse: WarehouseResource, since: datetime) -> dict[str, list[dict]]:
@@ -48,18 +62,21 @@ def digest_events(warehouse: WarehouseResource, since: datetime) -> dict[str, li
     description="Sends the change events of each rebuild of the archy tables (email, webhook).",
 )
 def change_digest_sensor(
-    context: dg.RunStatusSensorContext, warehouse: WarehouseResource
+    context: dg.RunStatusSensorContext,
+    warehouse: WarehouseResource,
+    settings: ArchySettingsResource,
 ) -> dg.SkipReason:
-    settings = load_notify_settings()
-    if not settings.enabled:
+    notify = notify_settings(settings)
+    if not notify.enabled:
         return dg.SkipReason("notifications are off (no notifications: section in archy.yaml)")
     run = context.dagster_run
     record = context.instance.get_run_record_by_id(run.run_id)
     started = datetime.fromtimestamp(record.start_time or 0, tz=timezone.utc)
     sent = []
     for workspace, events in digest_events(warehouse, started).items():
-        digest = build_digest(workspace, events, [], run_url(run.run_id), include=settings.on)
-        for result in send(digest, settings):
+        url = run_url(settings, run.run_id)
+        digest = build_digest(workspace, events, [], url, include=notify.on)
+        for result in send(digest, notify):
             sent.append(f"{workspace}: {result.channel} {'sent' if result.ok else 'failed'}")
     return dg.SkipReason("; ".join(sent) or "no change events in this rebuild")
 
@@ -70,9 +87,11 @@ def change_digest_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends a notice with the reason and a link when a sync or a rebuild fails.",
 )
-def sync_failure_sensor(context: dg.RunFailureSensorContext) -> dg.SkipReason:
-    settings = load_notify_settings()
-    if not settings.enabled:
+def sync_failure_sensor(
+    context: dg.RunFailureSensorContext, settings: ArchySettingsResource
+) -> dg.SkipReason:
+    notify = notify_settings(settings)
+    if not notify.enabled:
         return dg.SkipReason("notifications are off (no notifications: section in archy.yaml)")
     run = context.dagster_run
     reasons = [
@@ -86,9 +105,9 @@ def sync_failure_sensor(context: dg.RunFailureSensorContext) -> dg.SkipReason:
         run.job_name,
         run.run_id,
         reason,
-        run_url(run.run_id),
+        run_url(settings, run.run_id),
     )
-    results = send(notice, settings)
+    results = send(notice, notify)
     return dg.SkipReason(
         "; ".join(f"{r.channel} {'sent' if r.ok else 'failed'}" for r in results) or "no channel"
     )

@@ -2,16 +2,18 @@
 and the archy tables rebuilt after each successful sync.
 
 Cron strings and the time zone come from the ``schedules:`` section of archy.yaml (defaults:
-daily at 02:00, weekly on Sunday at 04:00, UTC: off-hours for most teams).
+daily at 02:00, weekly on Sunday at 04:00, UTC: off-hours for most teams), which
+``definitions.py`` reads when the code location loads.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from archy_pipeline.config import ConfigError, load_config, load_schedule_settings
 from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.sensors.jobs import sync_job, transform_job
+from archy_pipeline.settings import ConfigError, ScheduleSettings
 
 FULL_REFRESH = {"ops": {"workato_raw": {"config": {"full_refresh": True}}}}
 INCREMENTAL = {"ops": {"workato_raw": {"config": {"full_refresh": False}}}}
@@ -39,8 +41,8 @@ def _sync_requests(
     ]
 
 
-def build_schedules() -> list[dg.ScheduleDefinition]:
-    settings = load_schedule_settings()
+def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
+    """The daily and weekly sync schedules at the times ``schedules:`` sets."""
 
     # Daily: status changes, new and changed recipes through the incremental path.
     @dg.schedule(
@@ -75,9 +77,11 @@ def build_schedules() -> list[dg.ScheduleDefinition]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a partition for every workspace in archy.yaml, so it can be synced.",
 )
-def workspace_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def workspace_partitions_sensor(
+    context: dg.SensorEvaluationContext, settings: ArchySettingsResource
+) -> dg.SensorResult:
     try:
-        names = load_config().names
+        names = settings.load().names
     except ConfigError as error:
         return dg.SensorResult(skip_reason=f"archy.yaml cannot be read: {error}")
     known = set(context.instance.get_dynamic_partitions(WORKSPACES.name))

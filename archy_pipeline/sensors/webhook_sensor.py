@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import dagster as dg
 
-from archy_pipeline.config import ConfigError, load_config
 from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.sensors.jobs import sync_job
 from archy_pipeline.sensors.schedules import INCREMENTAL
-from archy_pipeline.webhooks import Event, Inbox, default_inbox_path
+from archy_pipeline.settings import ConfigError
+from archy_pipeline.webhooks import DEFAULT_INBOX_PATH, Event, Inbox
 
 #: Events read per tick; the rest wait for the next tick (the cursor stops at the last read).
 MAX_EVENTS_PER_TICK = 1000
@@ -73,9 +75,11 @@ def _request(workspace: str, events: list[Event]) -> dg.RunRequest:
         "started, jobs failed, connections disconnected) in the webhook inbox."
     ),
 )
-def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def webhook_sensor(
+    context: dg.SensorEvaluationContext, settings: ArchySettingsResource
+) -> dg.SensorResult:
     after = read_cursor(context.cursor)
-    path = default_inbox_path()
+    path = Path(settings.environment().webhook_inbox or DEFAULT_INBOX_PATH)
     if not path.exists():
         # Do not create the inbox (or data/) from the daemon: the receiver owns the file.
         return dg.SensorResult(
@@ -91,7 +95,7 @@ def webhook_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             skip_reason=f"no new webhook events after #{after}", cursor=write_cursor(after)
         )
     try:
-        configured = set(load_config().names)
+        configured = set(settings.load().names)
     except ConfigError as error:
         # Keep the cursor: these events are handled once archy.yaml can be read again.
         return dg.SensorResult(

@@ -4,338 +4,94 @@ What it guarantees:
 
 * **Read-only by construction.** The only request the client can make is a GET: its transport
   refuses every other method before a byte leaves the process.
-* **The token stays secret.** It lives in a :class:`Secret` and is added to each request by an
-  auth hook; no message, log record, repr or exception of this module contains it.
+* **The token stays secret.** It lives in a pydantic ``SecretStr`` and is added to each
+  request by an auth hook; no message, log record, repr or exception of this module contains it.
 * **Steady syncs never trip a 429.** Requests are paced per endpoint family at Workato's
   published quotas (60 requests per minute by default; raise them for enterprise quotas).
 * **Transient failures are retried** (429 honouring ``Retry-After``; 5xx, timeouts, resets and
   truncated bodies with exponential backoff and jitter), with bounded attempts and a total
-  deadline, then end in an error that says what to do.
+  deadline, then end in an error that says what to do. The policy is
+  :func:`archy_pipeline.retry.retrying` (tenacity).
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
-import re
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
+
+from archy_pipeline.retry import Transient, backoff, retrying, wait_retry_after
+from archy_pipeline.workato.errors import (
+    WorkatoAccessDeniedError,
+    WorkatoAuthenticationError,
+    WorkatoBadRequestError,
+    WorkatoConfigError,
+    WorkatoError,
+    WorkatoNotFoundError,
+    WorkatoRateLimitError,
+    WorkatoReadOnlyError,
+    WorkatoResponseError,
+    WorkatoServerError,
+    WorkatoUnreachableError,
+    WorkatoWorkspaceMismatchError,
+)
+from archy_pipeline.workato.identity import (
+    ActivityPage,
+    WorkspaceIdentity,
+)
+from archy_pipeline.workato.transport import (
+    DATA_CENTERS,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    MAX_PER_PAGE,
+    MAX_TIMEOUT_SECONDS,
+    TOKEN_ENV_VAR,
+    BearerAuth,
+    RateLimiter,
+    ReadOnlyTransport,
+    endpoint_family,
+    format_api_time,
+    format_log_time,
+    message_of,
+    parse_retry_after,
+    resolve_base_url,
+)
 
 log = logging.getLogger(__name__)
 
-#: API base URL per data center (reference §1.1).
-DATA_CENTERS: dict[str, str] = {
-    "us": "https://www.workato.com/api",
-    "eu": "https://app.eu.workato.com/api",
-    "jp": "https://app.jp.workato.com/api",
-    "sg": "https://app.sg.workato.com/api",
-    "au": "https://app.au.workato.com/api",
-    "il": "https://app.il.workato.com/api",
-    "kr": "https://app.kr.workato.com/api",
-    "cn": "https://app.workatoapp.cn/api",
-    "trial": "https://app.trial.workato.com/api",
-}
-
-#: Workato cuts every API request off after 40 seconds (reference §1.2).
-MAX_TIMEOUT_SECONDS = 40.0
-
-#: Endpoint families and their default quota, requests per minute (reference §1.4).
-DEFAULT_REQUESTS_PER_MINUTE: dict[str, int] = {
-    "users": 60,
-    "recipes": 60,
-    "connections": 60,
-    "folders": 60,
-    "jobs": 60,
-    # Environment management: tags, activity logs, secrets cache (reference §1.4).
-    "environment_management": 60,
-}
-
-TOKEN_ENV_VAR = "WORKATO_API_TOKEN"
-MAX_PER_PAGE = 100
-
-
-# ---------------------------------------------------------------------- errors
-
-
-class WorkatoError(Exception):
-    """Base of every error this client raises; ``str()`` is a message a user can act on."""
-
-    def __init__(self, message: str, *, status: int | None = None, path: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.path = path
-
-
-class WorkatoConfigError(WorkatoError):
-    """The client settings are wrong (unknown data center, timeout over 40 s, no token)."""
-
-
-class WorkatoAuthenticationError(WorkatoError):
-    """401: the token is missing, wrong, expired or revoked."""
-
-
-class WorkatoAccessDeniedError(WorkatoError):
-    """403: the API client's role or project scope does not cover the resource."""
-
-
-class WorkatoNotFoundError(WorkatoError):
-    """404: the resource does not exist (or is hidden from this API client)."""
-
-
-class WorkatoBadRequestError(WorkatoError):
-    """400: the request's parameters were refused."""
-
-
-class WorkatoRateLimitError(WorkatoError):
-    """429 answers kept coming until the attempts or the deadline ran out."""
-
-
-class WorkatoServerError(WorkatoError):
-    """5xx answers kept coming until the attempts or the deadline ran out."""
-
-
-class WorkatoUnreachableError(WorkatoError):
-    """Network errors or timeouts: the host could not be reached."""
-
-
-class WorkatoResponseError(WorkatoError):
-    """The answer was not the JSON the API documents (truncated, wrong envelope)."""
-
-
-class WorkatoWorkspaceMismatchError(WorkatoError):
-    """The token belongs to another workspace than the configured user id or email."""
-
-
-class WorkatoReadOnlyError(WorkatoError):
-    """Something tried to send a request other than GET through the client."""
-
-
-# ---------------------------------------------------------------------- secrets and transport
-
-
-class Secret:
-    """Holds a secret string; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-class _BearerAuth(httpx.Auth):
-    def __init__(self, token: Secret) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
-        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(token='***')"
-
-
-class _ReadOnlyTransport(httpx.BaseTransport):
-    """Refuses every method but GET, so the client cannot write to a workspace."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self._inner = inner
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method != "GET":
-            raise WorkatoReadOnlyError(
-                f"refused to send {request.method} {request.url.path}: archy-pipeline only "
-                "reads from Workato",
-                path=request.url.path,
-            )
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-# ---------------------------------------------------------------------- pacing
-
-
-class RateLimiter:
-    """Client-side sliding-window pacing per endpoint family.
-
-    ``window_seconds`` is Workato's minute; the limiter keeps a small margin so that network
-    jitter between the client's clock and the server's never pushes a request over quota.
-    """
-
-    MARGIN = 1.05
-
-    def __init__(
-        self,
-        per_window: dict[str, int],
-        window_seconds: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.per_window = dict(per_window)
-        self.window = window_seconds * self.MARGIN
-        self._sent: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._sleep = sleep
-        self.waited = 0.0
-
-    def acquire(self, family: str) -> None:
-        limit = self.per_window.get(family)
-        if not limit:
-            return
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                sent = self._sent.setdefault(family, deque())
-                while sent and sent[0] <= now - self.window:
-                    sent.popleft()
-                if len(sent) < limit:
-                    sent.append(now)
-                    return
-                wait = sent[0] + self.window - now
-            self.waited += wait
-            self._sleep(wait)
-
-
-def _family(path: str) -> str:
-    if path.startswith("/users"):
-        return "users"
-    if path.startswith("/connections"):
-        return "connections"
-    if path.startswith(("/folders", "/projects")):
-        return "folders"
-    if path.startswith("/activity_logs"):
-        return "environment_management"
-    if re.match(r"^/recipes/\d+/jobs", path):
-        return "jobs"
-    return "recipes"
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
-
-
-def resolve_base_url(data_center: str | None = "us", base_url: str | None = None) -> str:
-    """The API base URL: an explicit ``base_url`` wins over the data center's."""
-    if base_url:
-        url = base_url.strip().rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise WorkatoConfigError(
-                f"base_url {base_url!r} is not an http(s) URL such as https://www.workato.com/api"
-            )
-        if parts.path in {"", "/"}:
-            url += "/api"
-        return url
-    key = (data_center or "us").strip().lower()
-    if key not in DATA_CENTERS:
-        raise WorkatoConfigError(
-            f"unknown Workato data center {data_center!r}; expected one of "
-            f"{', '.join(DATA_CENTERS)} (or set base_url / WORKATO_BASE_URL)"
-        )
-    return DATA_CENTERS[key]
-
-
-def format_log_time(value: datetime) -> str:
-    """``YYYY-MM-DDTHH:mm:ss.SSSZ`` in UTC: the activity log's ``from``/``to`` form (§1.2)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def format_api_time(value: datetime | str) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, the form the API documents for time filters."""
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _message_of(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase or ""
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or "")
-    return ""
-
-
-# ---------------------------------------------------------------------- identity
-
-#: Where a sync learnt which workspace its token opens.
-IDENTITY_SOURCES = ("users_me", "activity_log", "config")
-
-
-@dataclass(frozen=True)
-class WorkspaceIdentity:
-    """Which workspace a token opens, and how that was found out.
-
-    ``details`` is the ``/users/me`` object when ``source`` is ``users_me``. Otherwise it
-    holds what the other source tells: ``id``, ``name``, ``email`` and ``environment`` from
-    the newest activity-log entry (addendum §4), or ``name`` (and ``id`` when configured)
-    from archy.yaml; ``root_folder_id`` then comes from the top-level folders' ``parent_id``
-    (None in a workspace without folders). ``reason`` says why ``/users/me`` was not used.
-    """
-
-    source: str
-    details: dict[str, Any]
-    reason: str | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def root_folder_id(self) -> int | None:
-        return self.details.get("root_folder_id")
-
-
-@dataclass(frozen=True)
-class ActivityPage:
-    """One page of ``GET /activity_logs``: its entries (as sent) and the server's ``total``."""
-
-    entries: list[dict[str, Any]]
-    total: int | None
-    page_size: int
-
-    @property
-    def last(self) -> bool:
-        """Fewer entries than asked for: the listing ends here (addendum §1.4)."""
-        return len(self.entries) < self.page_size
-
+__all__ = [
+    "DATA_CENTERS",
+    "DEFAULT_REQUESTS_PER_MINUTE",
+    "MAX_PER_PAGE",
+    "MAX_TIMEOUT_SECONDS",
+    "TOKEN_ENV_VAR",
+    "ActivityPage",
+    "RateLimiter",
+    "WorkatoAccessDeniedError",
+    "WorkatoAuthenticationError",
+    "WorkatoBadRequestError",
+    "WorkatoClient",
+    "WorkatoConfigError",
+    "WorkatoError",
+    "WorkatoNotFoundError",
+    "WorkatoRateLimitError",
+    "WorkatoReadOnlyError",
+    "WorkatoResponseError",
+    "WorkatoServerError",
+    "WorkatoUnreachableError",
+    "WorkatoWorkspaceMismatchError",
+    "WorkspaceIdentity",
+    "format_api_time",
+    "format_log_time",
+    "parse_retry_after",
+    "resolve_base_url",
+]
 
 # ---------------------------------------------------------------------- client
 
@@ -362,7 +118,7 @@ class WorkatoClient:
 
     def __init__(
         self,
-        api_token: str | Secret,
+        api_token: str | SecretStr,
         *,
         data_center: str | None = "us",
         base_url: str | None = None,
@@ -378,8 +134,8 @@ class WorkatoClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        token = api_token if isinstance(api_token, Secret) else Secret(api_token or "")
-        if not token:
+        token = api_token if isinstance(api_token, SecretStr) else SecretStr(api_token or "")
+        if not token.get_secret_value():
             raise WorkatoConfigError(
                 f"no Workato API token: set {TOKEN_ENV_VAR} to an API client token "
                 "(Workspace admin > API clients)"
@@ -410,9 +166,9 @@ class WorkatoClient:
         self.request_counts: Counter[str] = Counter()
         self._http = httpx.Client(
             base_url=self.base_url,
-            auth=_BearerAuth(token),
+            auth=BearerAuth(token),
             timeout=httpx.Timeout(timeout_seconds),
-            transport=_ReadOnlyTransport(transport or httpx.HTTPTransport()),
+            transport=ReadOnlyTransport(transport or httpx.HTTPTransport()),
             headers={"Accept": "application/json", "User-Agent": "archy-pipeline"},
             follow_redirects=False,
         )
@@ -438,93 +194,100 @@ class WorkatoClient:
         """GET ``path`` (relative to the API base) and return the decoded JSON body.
 
         Retries what is worth retrying and raises a :class:`WorkatoError` subclass otherwise.
+        The retry settings are read at each call (a sensor may shorten them on a client).
         """
-        family = _family(path)
         where = f"GET /api{path}"
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            self.rate_limiter.acquire(family)
-            self.request_counts[family] += 1
-            retry_after: float | None = None
-            try:
-                response = self._http.get(path, params=_clean(params))
-            except httpx.TimeoutException as exc:
-                failure: WorkatoError = WorkatoUnreachableError(
+
+        def on_retry(failure: Transient, attempt: int, wait: float) -> None:
+            error = failure.error
+            assert isinstance(error, WorkatoError)
+            log.warning(
+                "Workato %s failed (%s); retry %d/%d in %.2f s",
+                where,
+                type(error).__name__ if error.status is None else error.status,
+                attempt,
+                self.max_attempts - 1,
+                wait,
+            )
+
+        policy = retrying(
+            attempts=self.max_attempts,
+            deadline=self.deadline_seconds,
+            wait=wait_retry_after(backoff(self.backoff_seconds, self.max_backoff_seconds)),
+            on_retry=on_retry,
+            give_up=_gave_up,
+            sleep=self._sleep,
+        )
+        return policy(self._get_once, path, params, where)
+
+    def _get_once(self, path: str, params: dict[str, Any] | None, where: str) -> Any:
+        """One attempt: the decoded body, :class:`Transient` for what a retry may cure, or the
+        error of a request that no retry can fix."""
+        family = endpoint_family(path)
+        self.rate_limiter.acquire(family)
+        self.request_counts[family] += 1
+        try:
+            response = self._http.get(path, params=_clean(params))
+        except httpx.TimeoutException as exc:
+            raise Transient(
+                WorkatoUnreachableError(
                     f"Workato at {self.host} did not answer {where} in time "
                     f"({type(exc).__name__}). Check the network, firewall, proxy or VPN "
                     "between this machine and Workato, and the data center setting.",
                     path=path,
                 )
-            except httpx.TransportError as exc:
-                failure = WorkatoUnreachableError(
+            ) from None
+        except httpx.TransportError as exc:
+            raise Transient(
+                WorkatoUnreachableError(
                     f"Cannot reach Workato at {self.host} for {where} ({type(exc).__name__}: "
                     f"{_safe_text(exc)}). Check the network, firewall, proxy or VPN, and the "
                     "data center / WORKATO_BASE_URL setting.",
                     path=path,
                 )
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        failure = WorkatoResponseError(
-                            f"Workato answered {where} with a body that is not complete JSON "
-                            f"({len(response.content)} bytes); the answer may have been cut "
-                            "off by a proxy.",
-                            status=status,
-                            path=path,
-                        )
-                elif status == 429:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    failure = WorkatoRateLimitError(
-                        f"Workato kept answering 429 Too Many Requests to {where}. Another "
-                        "tool may share this workspace's API quota; lower requests_per_minute "
-                        "or run the sync later.",
+            ) from None
+        status = response.status_code
+        if status == 200:
+            try:
+                return response.json()
+            except ValueError:
+                raise Transient(
+                    WorkatoResponseError(
+                        f"Workato answered {where} with a body that is not complete JSON "
+                        f"({len(response.content)} bytes); the answer may have been cut "
+                        "off by a proxy.",
                         status=status,
                         path=path,
                     )
-                elif status >= 500:
-                    body_id = _error_id(response)
-                    failure = WorkatoServerError(
-                        f"Workato answered {status} {response.reason_phrase} to {where}"
-                        + (f" (error id {body_id})" if body_id else "")
-                        + ". Workato may be having an incident: check status.workato.com "
-                        "and try again later.",
-                        status=status,
-                        path=path,
-                    )
-                else:
-                    raise self._client_error(response, path, where) from None
-            elapsed = time.monotonic() - started
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
-            if attempt >= self.max_attempts or elapsed + wait > self.deadline_seconds:
-                reason = (
-                    f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
-                    f"in {elapsed:.1f} s"
-                )
-                raise type(failure)(
-                    f"{failure} ({reason})", status=failure.status, path=failure.path
                 ) from None
-            log.warning(
-                "Workato %s failed (%s); retry %d/%d in %.2f s",
-                where,
-                type(failure).__name__ if failure.status is None else failure.status,
-                attempt,
-                self.max_attempts - 1,
-                wait,
+        if status == 429:
+            raise Transient(
+                WorkatoRateLimitError(
+                    f"Workato kept answering 429 Too Many Requests to {where}. Another "
+                    "tool may share this workspace's API quota; lower requests_per_minute "
+                    "or run the sync later.",
+                    status=status,
+                    path=path,
+                ),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-            self._sleep(wait)
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+        if status >= 500:
+            body_id = _error_id(response)
+            raise Transient(
+                WorkatoServerError(
+                    f"Workato answered {status} {response.reason_phrase} to {where}"
+                    + (f" (error id {body_id})" if body_id else "")
+                    + ". Workato may be having an incident: check status.workato.com "
+                    "and try again later.",
+                    status=status,
+                    path=path,
+                )
+            )
+        raise self._client_error(response, path, where)
 
     def _client_error(self, response: httpx.Response, path: str, where: str) -> WorkatoError:
         status = response.status_code
-        said = _message_of(response)
+        said = message_of(response)
         quoted = f' Workato said: "{said}".' if said else ""
         if status == 401:
             return WorkatoAuthenticationError(
@@ -912,6 +675,14 @@ def _error_id(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     return str(body.get("id")) if isinstance(body, dict) and body.get("id") else None
+
+
+def _gave_up(failure: Transient, attempts: int, elapsed: float) -> WorkatoError:
+    """The last failure, saying how long the client tried."""
+    error = failure.error
+    assert isinstance(error, WorkatoError)
+    reason = f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s"
+    return type(error)(f"{error} ({reason})", status=error.status, path=error.path)
 
 
 def _safe_text(exc: Exception) -> str:

@@ -48,6 +48,12 @@ blocks deep (``{"block":[{...}]}`` is two JSON levels per block) already raises
 10,000-deep trees parse; a ``RecursionError`` never escapes. Invalid JSON found by either
 decoder becomes a :class:`RecipeParseError`.
 
+Why not a depth limit on a plain ``json.loads``: that limit would sit below 500 blocks (CPython
+3.11.7 fails from 496 nested blocks under a trigger), and the 1,000- and 10,000-deep trees
+must parse (tests/test_recipe_parser.py). orjson stops at 1,024 JSON levels (512 blocks);
+ijson's iterative parser needed about 10 s for 10,000 blocks (this decoder: 0.2-0.4 s) and
+ran out of memory at 100,000. So the decoder stays, as the fallback only.
+
 Flags
 -----
 * ``protected``: a strict descendant of a ``try`` block that is not inside that try's
@@ -102,17 +108,32 @@ unexpected shapes are reported in ``warnings`` (never silently guessed).
 from __future__ import annotations
 
 import json
-import re
-import reprlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from json.decoder import scanstring
 from typing import Any
-from urllib.parse import urlsplit
 
+from archy_pipeline.workato.json_tree import _loads_iterative
+from archy_pipeline.workato.recipe_model import (
+    _DIGITS,
+    _TAIL_OF,
+    CALL_KINDS,
+    EXCERPT_CHARS,
+    REFERENCE_KINDS,
+    ParsedRecipe,
+    RecipeConnection,
+    RecipeParseError,
+    Step,
+    _excerpt,
+    _is_int,
+    _is_ref,
+    _kind,
+    _type_name,
+    _Warnings,
+)
+from archy_pipeline.workato.recipe_references import (
+    _reference,
+)
 from archy_pipeline.workato.vocabulary import (
-    ADHOC_HTTP_ACTION,
     classify_step,
     is_custom_connector,
     is_dynamic,
@@ -134,297 +155,6 @@ __all__ = [
     "parse_recipe",
     "summarize",
 ]
-
-#: Longest excerpt carried by :class:`RecipeParseError` and longest ``reference_raw``.
-EXCERPT_CHARS = 200
-#: At most this many warnings are kept per recipe (then one "... more" line).
-MAX_WARNINGS = 50
-
-#: Step kinds that call another recipe.
-CALL_KINDS = frozenset({"call_recipe", "call_recipe_async", "call_service", "call_service_async"})
-#: Every ``reference_kind`` this module produces.
-REFERENCE_KINDS = frozenset(
-    CALL_KINDS
-    | {
-        "pub_sub_publish",
-        "pub_sub_subscribe",
-        "kafka_topic",
-        "http",
-        "lookup_table",
-        "data_table",
-        "recipe_ops",
-        "api_platform",
-        "webhook",
-    }
-)
-
-_RECIPE_FUNCTION_CALLS = frozenset({"call_recipe", "call_recipe_async"})
-_SERVICE_CALLS = frozenset({"call_service", "call_service_async"})
-_PUBLISH = frozenset({"publish_to_topic", "publish_to_topic_batch"})
-_SUBSCRIBE = frozenset({"subscribe_to_topic", "batch_subscribe_to_topic"})
-#: Keywords that must be the trailing children of a given parent keyword.
-_TAIL_OF = {"elsif": "if", "else": "if", "catch": "try", "while_condition": "repeat"}
-_DIGITS = re.compile(r"\d+")
-_SCHEME_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?]*)")
-
-_excerpt_repr = reprlib.Repr()
-_excerpt_repr.maxlevel = 3
-_excerpt_repr.maxstring = 80
-_excerpt_repr.maxother = 80
-_excerpt_repr.maxdict = 6
-_excerpt_repr.maxlist = 6
-
-
-# ---------------------------------------------------------------------- rows
-
-
-class RecipeParseError(ValueError):
-    """The recipe's code is not a readable recipe tree.
-
-    ``message`` is one short line; ``excerpt`` at most :data:`EXCERPT_CHARS` characters of
-    the offending text (around the error position for invalid JSON).
-    """
-
-    def __init__(self, message: str, excerpt: str = "") -> None:
-        message = _clip(message, 300)
-        super().__init__(message)
-        self.message = message
-        self.excerpt = _clip(excerpt, EXCERPT_CHARS)
-
-    def __repr__(self) -> str:
-        return f"RecipeParseError({self.message!r}, excerpt={self.excerpt!r})"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One block of the code tree (pre-order)."""
-
-    number: int
-    parent_number: int | None
-    depth: int
-    keyword: str
-    provider: str | None
-    application: str | None
-    action_name: str | None
-    alias: str | None
-    skipped: bool
-    protected: bool
-    in_catch: bool
-    connection_id: str | int | None
-    reference_kind: str | None = None
-    reference: str | None = None
-    reference_name: str | None = None
-    resolved: bool | None = None
-    #: Clipped raw text of an unresolved reference (datapill/formula, relative URL/path...).
-    reference_raw: str | None = None
-    #: ``read``/``write``/``unknown`` on the step's application; None for control blocks and
-    #: platform connectors (:func:`archy_pipeline.workato.vocabulary.classify_step`).
-    access: str | None = None
-    #: Upper-case HTTP method of an HTTP step (None when absent or dynamic).
-    http_method: str | None = None
-    #: Which rule decided ``access`` (``prefix``, ``http_verb``, ``sql``, ``override``...).
-    access_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class RecipeConnection:
-    """One ``config`` entry: the recipe uses ``provider`` through ``connection_id``."""
-
-    provider: str
-    application: str
-    connection_id: str | int | None
-    #: Display name of the connection when the export reference carries one.
-    connection_name: str | None = None
-
-
-@dataclass(frozen=True)
-class ParsedRecipe:
-    steps: tuple[Step, ...]
-    connections: tuple[RecipeConnection, ...]
-    #: Non-fatal problems (grammar deviations, unexpected shapes, unknown config providers).
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def trigger(self) -> Step | None:
-        return self.steps[0] if self.steps else None
-
-    @property
-    def calls(self) -> tuple[Step, ...]:
-        return tuple(s for s in self.steps if s.reference_kind in CALL_KINDS)
-
-    @property
-    def references(self) -> tuple[Step, ...]:
-        return tuple(s for s in self.steps if s.reference_kind is not None)
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _excerpt(value: Any) -> str:
-    """A short, bounded rendering of any value (never recurses deeply, never huge)."""
-    if isinstance(value, str):
-        return _clip(value, EXCERPT_CHARS)
-    try:
-        return _clip(_excerpt_repr.repr(value), EXCERPT_CHARS)
-    except Exception:  # a hostile __repr__; the type is still worth reporting
-        return type(value).__name__
-
-
-def _type_name(value: Any) -> str:
-    """JSON-ish type name: ``null``, ``boolean``, ``string``, ``number``, ``array``, ``object``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
-def _kind(value: Any) -> str:
-    """``_type_name`` with an article: ``null``, ``a string``, ``an array``, ``an object``."""
-    name = _type_name(value)
-    if name == "null":
-        return name
-    return ("an " if name[0] in "aeiou" else "a ") + name
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_ref(value: Any) -> bool:
-    return isinstance(value, Mapping) and isinstance(value.get("zip_name"), str)
-
-
-class _Warnings:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.dropped = 0
-
-    def add(self, message: str) -> None:
-        if len(self.items) < MAX_WARNINGS:
-            self.items.append(_clip(message, 300))
-        else:
-            self.dropped += 1
-
-    def freeze(self) -> tuple[str, ...]:
-        if self.dropped:
-            return (*self.items, f"... {self.dropped} more warnings")
-        return tuple(self.items)
-
-
-# ---------------------------------------------------------------------- JSON
-
-
-_WS = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
-_CONSTANTS = (
-    ("null", None),
-    ("true", True),
-    ("false", False),
-    ("NaN", float("nan")),
-    ("Infinity", float("inf")),
-    ("-Infinity", float("-inf")),
-)
-
-
-def _loads_iterative(s: str) -> Any:
-    """``json.loads`` without recursion: an explicit stack of open containers.
-
-    Accepts what ``json.loads`` accepts by default (``NaN``/``Infinity`` included, strict
-    strings via :func:`json.decoder.scanstring`) and raises the same
-    :class:`json.JSONDecodeError` messages. Used only when ``json.loads`` hits the recursion
-    limit.
-    """
-    err = json.JSONDecodeError
-    ws = _WS.match
-    n = len(s)
-    stack: list[list[Any]] = []  # [container, pending key]
-    pos = ws(s, 0).end()
-    while True:
-        # ---- a value starts at pos
-        ch = s[pos : pos + 1]
-        if ch == "{":
-            pos = ws(s, pos + 1).end()
-            if s[pos : pos + 1] == "}":
-                value: Any = {}
-                pos += 1
-            else:
-                if s[pos : pos + 1] != '"':
-                    raise err("Expecting property name enclosed in double quotes", s, pos)
-                key, pos = scanstring(s, pos + 1)
-                pos = ws(s, pos).end()
-                if s[pos : pos + 1] != ":":
-                    raise err("Expecting ':' delimiter", s, pos)
-                pos = ws(s, pos + 1).end()
-                stack.append([{}, key])
-                continue
-        elif ch == "[":
-            pos = ws(s, pos + 1).end()
-            if s[pos : pos + 1] == "]":
-                value = []
-                pos += 1
-            else:
-                stack.append([[], None])
-                continue
-        elif ch == '"':
-            value, pos = scanstring(s, pos + 1)
-        else:
-            for text, constant in _CONSTANTS:
-                if s.startswith(text, pos):
-                    value, pos = constant, pos + len(text)
-                    break
-            else:
-                m = _NUMBER.match(s, pos)
-                if m is None:
-                    raise err("Expecting value", s, pos)
-                integer, frac, exp = m.groups()
-                value = float(integer + (frac or "") + (exp or "")) if frac or exp else int(integer)
-                pos = m.end()
-        # ---- attach the finished value, closing containers as they end
-        while True:
-            if not stack:
-                pos = ws(s, pos).end()
-                if pos != n:
-                    raise err("Extra data", s, pos)
-                return value
-            top = stack[-1]
-            container = top[0]
-            if isinstance(container, dict):
-                container[top[1]] = value
-            else:
-                container.append(value)
-            pos = ws(s, pos).end()
-            ch = s[pos : pos + 1]
-            if ch == ",":
-                pos = ws(s, pos + 1).end()
-                if isinstance(container, dict):
-                    if s[pos : pos + 1] != '"':
-                        raise err("Expecting property name enclosed in double quotes", s, pos)
-                    key, pos = scanstring(s, pos + 1)
-                    pos = ws(s, pos).end()
-                    if s[pos : pos + 1] != ":":
-                        raise err("Expecting ':' delimiter", s, pos)
-                    pos = ws(s, pos + 1).end()
-                    top[1] = key
-                break  # the next value starts at pos
-            if ch == ("}" if isinstance(container, dict) else "]"):
-                pos += 1
-                stack.pop()
-                value = container
-                continue
-            raise err("Expecting ',' delimiter", s, pos)
 
 
 def _decode(code: str | bytes | bytearray) -> Any:
@@ -507,167 +237,6 @@ def _connections(
 
 
 # ---------------------------------------------------------------------- references
-
-
-@dataclass(frozen=True)
-class _Ref:
-    kind: str
-    reference: str | None = None
-    name: str | None = None
-    resolved: bool | None = None
-    raw: str | None = None
-
-
-def _picklist(block: Mapping[str, Any], *keys: str) -> str | None:
-    selection = block.get("dynamicPickListSelection")
-    if isinstance(selection, Mapping):
-        for key in keys:
-            label = selection.get(key)
-            if isinstance(label, str) and label:
-                return label
-    return None
-
-
-def _id_ref(
-    kind: str,
-    value: Any,
-    block: Mapping[str, Any],
-    picklist_keys: tuple[str, ...],
-    number: int,
-    warnings: _Warnings,
-    *,
-    digits_only: bool,
-) -> _Ref:
-    """Classify an id-like reference value (recipe, topic, table id)."""
-    if _is_ref(value):
-        name = value.get("name")
-        name = name if isinstance(name, str) and name else _picklist(block, *picklist_keys)
-        return _Ref(kind, value["zip_name"], name, True)
-    if _is_int(value):
-        return _Ref(kind, str(value), _picklist(block, *picklist_keys), True)
-    if value is None or value == "":
-        return _Ref(kind, resolved=False)
-    if isinstance(value, str):
-        text = value.strip()
-        if is_dynamic(text):
-            return _Ref(kind, resolved=False, raw=_clip(text, EXCERPT_CHARS))
-        if _DIGITS.fullmatch(text) or (not digits_only and text):
-            return _Ref(kind, text, _picklist(block, *picklist_keys), True)
-        warnings.add(f"step #{number}: {kind} id {_excerpt(text)!r} is not a number; unresolved")
-        return _Ref(kind, resolved=False, raw=_clip(text, EXCERPT_CHARS))
-    warnings.add(f"step #{number}: {kind} reference is {_kind(value)}; unresolved")
-    return _Ref(kind, resolved=False, raw=_excerpt(value))
-
-
-def _host_ref(value: Any, number: int, warnings: _Warnings) -> _Ref:
-    """An HTTP target: the host of an absolute URL, else unresolved."""
-    if value is None or value == "":
-        return _Ref("http", resolved=False)
-    if not isinstance(value, str):
-        warnings.add(f"step #{number}: HTTP url is {_kind(value)}; unresolved")
-        return _Ref("http", resolved=False, raw=_excerpt(value))
-    text = value.strip()
-    raw = _clip(text, EXCERPT_CHARS)
-    if text.startswith("="):
-        return _Ref("http", resolved=False, raw=raw)
-    m = _SCHEME_AUTHORITY.match(text)
-    if m is None or is_dynamic(m.group(2)):
-        return _Ref("http", resolved=False, raw=raw)  # relative, or a datapill host
-    try:
-        host = urlsplit(text[: m.end()]).hostname
-    except ValueError:
-        host = None
-    if not host:
-        warnings.add(f"step #{number}: no host in URL {raw!r}; unresolved")
-        return _Ref("http", resolved=False, raw=raw)
-    return _Ref("http", host, None, True)
-
-
-def _reference(
-    block: Mapping[str, Any],
-    keyword: str,
-    application: str | None,
-    name: str | None,
-    number: int,
-    warnings: _Warnings,
-) -> _Ref | None:
-    if application is None or name is None:
-        return None
-    raw_input = block.get("input")
-    inp: Mapping[str, Any] = raw_input if isinstance(raw_input, Mapping) else {}
-    if application == "workato_recipe_function" and name in _RECIPE_FUNCTION_CALLS:
-        return _id_ref(
-            name, inp.get("flow_id"), block, ("flow_id",), number, warnings, digits_only=True
-        )
-    if application == "workato_service" and name in _SERVICE_CALLS:
-        key = "flow_id" if "flow_id" in inp else "recipe_id"
-        return _id_ref(
-            name, inp.get(key), block, (key, "flow_id"), number, warnings, digits_only=True
-        )
-    if application == "workato_pub_sub" and (name in _PUBLISH or name in _SUBSCRIBE):
-        kind = "pub_sub_publish" if name in _PUBLISH else "pub_sub_subscribe"
-        return _id_ref(
-            kind,
-            inp.get("topic_id"),
-            block,
-            ("topic_id", "topic"),
-            number,
-            warnings,
-            digits_only=False,
-        )
-    if name == ADHOC_HTTP_ACTION:
-        return _host_ref(inp.get("path"), number, warnings)
-    if application == "rest":
-        request = inp.get("request")
-        url = request.get("url") if isinstance(request, Mapping) else None
-        return _host_ref(url if url is not None else inp.get("url"), number, warnings)
-    if application == "kafka" and "topic" in inp:
-        return _id_ref(
-            "kafka_topic", inp.get("topic"), block, ("topic",), number, warnings, digits_only=False
-        )
-    if application == "lookup_table":
-        return _id_ref(
-            "lookup_table",
-            inp.get("lookup_table_id"),
-            block,
-            ("lookup_table_id",),
-            number,
-            warnings,
-            digits_only=False,
-        )
-    if application == "workato_db_table":
-        return _id_ref(
-            "data_table",
-            inp.get("table_id"),
-            block,
-            ("table_id",),
-            number,
-            warnings,
-            digits_only=False,
-        )
-    if application == "workato_app" and "recipe_id" in inp:
-        return _id_ref(
-            "recipe_ops",
-            inp.get("recipe_id"),
-            block,
-            ("recipe_id",),
-            number,
-            warnings,
-            digits_only=True,
-        )
-    if keyword == "trigger" and application == "workato_api_platform" and name == "receive_request":
-        return _Ref("api_platform")
-    if keyword == "trigger" and application == "workato_webhooks" and name == "new_event":
-        suffix = inp.get("webhook_suffix")
-        if isinstance(suffix, str) and suffix.strip() and not is_dynamic(suffix):
-            return _Ref("webhook", suffix.strip(), None, True)
-        if suffix not in (None, "") and not isinstance(suffix, str):
-            warnings.add(f"step #{number}: webhook_suffix is {_kind(suffix)}; unresolved")
-        raw = _clip(suffix, EXCERPT_CHARS) if isinstance(suffix, str) and suffix else None
-        return _Ref("webhook", resolved=False, raw=raw)
-    return None
-
-
 # ---------------------------------------------------------------------- walk
 
 
