@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.archy-installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 CHROMIUM := /usr/bin/chromium
+DOT      := /usr/bin/dot
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install home chromium demo test ui lint format clean
+.PHONY: install home chromium graphviz demo test ui lint format clean
 
 install: $(STAMP)
 
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml simulator/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ./simulator -e '.[dev]'
 	@touch $(STAMP)
 
-demo: install home
+demo: install home graphviz
 	$(BIN)/archy-pipeline demo
 
 # The browser test drives Debian's Chromium (no browser download): install it when missing.
@@ -34,11 +35,17 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	  chromium fonts-liberation; }
 
+# The report lays out its system map and draws its static SVG with Debian's Graphviz (dot).
+graphviz:
+	@test -x $(DOT) || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	  graphviz; }
+
 # Two workers for the two cores (pytest-xdist); `make test XDIST=` runs in one process.
 # loadgroup keeps the tests of each shared session warehouse on one worker (tests/conftest.py).
 XDIST ?= -n 2 --dist loadgroup
 
-test: install chromium
+test: install chromium graphviz
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ui: install home

@@ -5,6 +5,7 @@ Commands:
     sync              run the sync job for each workspace (incremental, or --full).
     sql               query the DuckDB warehouse.
     impact            what breaks if a system, connection or recipe goes down.
+    report            the architecture report: a static site and exports (--open).
     webhooks serve    receive Workato change events into the inbox the webhook sensor reads.
     simulator serve   run the bundled Workato simulator on loopback.
     demo              simulator + test-connection + sync into data/warehouse.duckdb.
@@ -171,12 +172,17 @@ def run_sync(
             reason = _root_cause(failure.event_specific_data.error) if failure else "failed"
             print(f"transform failed: {reason}", file=sys.stderr, flush=True)
             return 1
+        events = [e.materialization for e in result.get_asset_materialization_events()]
         built = [
-            f"{e.materialization.asset_key.path[-1]} "
-            f"{e.materialization.metadata['dagster/row_count'].value}"
-            for e in result.get_asset_materialization_events()
+            f"{m.asset_key.path[-1]} {m.metadata['dagster/row_count'].value}"
+            for m in events
+            if "dagster/row_count" in m.metadata
         ]
         print(f"== archy tables: {', '.join(built)}", flush=True)
+        for m in events:
+            if "pages" in m.metadata:  # the architecture report (docs group)
+                print(f"== report: {m.metadata['path'].value} ({m.metadata['pages'].value} "
+                      "pages)", flush=True)  # fmt: skip
     return 1 if failed else 0
 
 
@@ -228,6 +234,51 @@ def cmd_impact(args: argparse.Namespace) -> int:
         print(f"impact: {error}", file=sys.stderr)
         return 1
     print(format_impact(report))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the architecture report (site and exports) from the warehouse; print its path."""
+    import webbrowser
+
+    from dagster import DagsterInstance
+
+    from archy_pipeline.assets.report import last_syncs, write_report
+    from archy_pipeline.report import ReportDirError
+    from archy_pipeline.resources.report import ReportResource
+    from archy_pipeline.resources.settings import ArchySettingsResource
+    from archy_pipeline.resources.warehouse import WarehouseResource
+    from archy_pipeline.resources.workato import WorkatoResource
+    from archy_pipeline.settings import ConfigError
+
+    warehouse = WarehouseResource()
+    where = {"workspace": args.workspace} if args.workspace else None
+    if warehouse.count_rows("archy", "integrations", where) == 0:
+        whose = f" of workspace {args.workspace!r}" if args.workspace else ""
+        print(f"no integrations{whose} in the warehouse ({warehouse.describe()}): run "
+              "`archy-pipeline sync` first", file=sys.stderr)  # fmt: skip
+        return 1
+    syncs = last_syncs(DagsterInstance.get()) if os.environ.get("DAGSTER_HOME") else None
+    try:
+        summary = write_report(
+            warehouse,
+            WorkatoResource(),
+            ReportResource(),
+            ArchySettingsResource(),
+            syncs=syncs,
+            workspaces=[args.workspace] if args.workspace else None,
+        )
+    except (ConfigError, ReportDirError) as error:
+        print(f"report failed: {error}", file=sys.stderr)
+        return 1
+    size = summary.size_bytes / 1e6
+    print(f"{summary.pages} pages, a map of {summary.map_nodes} systems and "
+          f"{summary.map_edges} flows, {size:.1f} MB with the exports")  # fmt: skip
+    if summary.layout_problem:
+        print(f"no static map: {summary.layout_problem}", file=sys.stderr)
+    print(f"Report: {summary.index}")
+    if args.open:
+        webbrowser.open(summary.index.as_uri())
     return 0
 
 
@@ -416,7 +467,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if home:
         print(f"   Dagster runs are stored in {home}; open the UI with:  make ui")
         print("   then browse to http://127.0.0.1:3000")
+    _print_report_path(duckdb_path)
     return 0
+
+
+def _print_report_path(duckdb_path: Any) -> None:
+    """The demo's last line: where the architecture report the transform job wrote is."""
+    from archy_pipeline.resources.report import ReportResource
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    index = ReportResource().directory(WarehouseResource(duckdb_path=str(duckdb_path)))
+    index = index.resolve() / "index.html"
+    if index.exists():
+        print(f"5. The architecture report (open it in a browser): {index}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -481,6 +544,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     impact_cmd.add_argument("target", help="a name or id of a system, connection or recipe")
     impact_cmd.set_defaults(func=cmd_impact)
+
+    report = commands.add_parser(
+        "report", help="build the architecture report (static site and exports); print its path"
+    )
+    report.add_argument("--open", action="store_true", help="open it in the browser")
+    report.add_argument("--workspace", help="only this workspace (its name in archy.yaml)")
+    report.set_defaults(func=cmd_report)
 
     webhooks = commands.add_parser("webhooks", help="real-time change events from Workato")
     hook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)

@@ -11,6 +11,8 @@ from archy_pipeline.extract.tables import DATASET_NAME
 EXTRACT_GROUP = "extract"
 MAPPING_GROUP = "mapping"
 ANALYSIS_GROUP = "analysis"
+#: The architecture report (a static site and exports), rebuilt with the archy tables.
+DOCS_GROUP = "docs"
 #: The schema of the analysts' tables (and the group of the SQL models in dbt_like_sql/archy).
 ARCHY_SCHEMA = "archy"
 

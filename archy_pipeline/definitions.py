@@ -15,7 +15,9 @@ from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
+from archy_pipeline.assets.report import architecture_report
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
+from archy_pipeline.resources.report import ReportResource
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
@@ -44,6 +46,7 @@ def build_defs() -> dg.Definitions:
             build_sql_model_assets(variables.models_dir),
             analysis_tables,
             change_events,
+            architecture_report,
         ],
         asset_checks=INTEGRITY_CHECKS,
         jobs=[sync_job, transform_job],
@@ -61,6 +64,7 @@ def build_defs() -> dg.Definitions:
             "workato": WorkatoResource(),
             "warehouse": WarehouseResource(),
             "settings": ArchySettingsResource(),
+            "report": ReportResource(),
         },
     )
 

@@ -11,7 +11,13 @@ complexity), ``thresholds``, ``insights`` (the record, roll-ups, fix-first order
 """
 
 from archy_pipeline.analysis.graph import Graphs, build_graphs, graph_tables
-from archy_pipeline.analysis.impact import ImpactReport, ImpactTargetError, format_impact, impact
+from archy_pipeline.analysis.impact import (
+    ImpactReport,
+    ImpactTargetError,
+    format_impact,
+    impact,
+    impacts,
+)
 from archy_pipeline.analysis.inputs import (
     INPUT_COLUMNS,
     INPUT_TABLES,
@@ -63,6 +69,7 @@ __all__ = [
     "format_impact",
     "graph_tables",
     "impact",
+    "impacts",
     "insight_id",
     "insights_table",
     "pagerank",

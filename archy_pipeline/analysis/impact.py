@@ -65,10 +65,12 @@ def _candidates(model: Model) -> list[dict[str, Any]]:
     return items
 
 
-def _resolve(model: Model, target: str) -> dict[str, Any]:
+def _resolve(
+    model: Model, target: str, items: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     wanted = target.strip()
     lowered = wanted.lower()
-    items = _candidates(model)
+    items = _candidates(model) if items is None else items
     stages = [
         lambda c: c["id"] == wanted,
         lambda c: lowered in c["keys"],
@@ -102,47 +104,61 @@ def impact(graphs: Graphs, inp: AnalysisInput, target: str) -> ImpactReport:
     or application name, or a connection/recipe/system name (case-insensitive exact, else a
     unique substring). Several matches raise :class:`ImpactTargetError` listing them.
     """
+    return impacts(graphs, inp, [target])[0]
+
+
+def impacts(graphs: Graphs, inp: AnalysisInput, targets: Iterable[str]) -> list[ImpactReport]:
+    """:func:`impact` of each of ``targets``, in order; what the targets share (the lookup of
+    names and who uses each connection) is computed once, so a report on every system and
+    connection of a large workspace takes seconds, not minutes."""
     model = graphs.model_for(inp)
-    found = _resolve(model, target)
-    node, kind = found["id"], found["type"]
+    items = _candidates(model)
     users: dict[str, set[str]] = defaultdict(set)
     for recipe in model.recipes.values():
         for cnode in recipe.uses:
             users[cnode].add(recipe.node)
-    if kind == "recipe":
-        connections: list[str] = []
-        direct = {node}
-    elif kind == "connection":
-        connections = [node]
-        direct = set(users[node])
-    else:
-        connections = list(model.systems[node].connections)
-        direct = set().union(*(users[c] for c in connections)) if connections else set()
-    callers = _callers(graphs.calls, direct)
-    affected = direct | set(callers)
-    down = set(connections)
-    downstream = sorted(
-        {
-            model.connections[c].system
-            for r in affected
-            for c in model.recipes[r].targets()
-            if c not in down and model.connections[c].system != node
-        }
-    )
     out = Collector(model)
 
     def key(n: str) -> tuple:
         return (out.name(n).lower(), n)
 
-    return ImpactReport(
-        target=out.subject(node),
-        connections=[out.subject(c) for c in sorted(connections, key=key)],
-        direct_recipes=[out.subject(r) for r in sorted(direct, key=key)],
-        caller_recipes=[
-            {**out.subject(r), "calls": out.name(callers[r])} for r in sorted(callers, key=key)
-        ],
-        downstream_systems=[out.subject(s) for s in downstream],
-    )
+    reports = []
+    for target in targets:
+        found = _resolve(model, target, items)
+        node, kind = found["id"], found["type"]
+        if kind == "recipe":
+            connections: list[str] = []
+            direct = {node}
+        elif kind == "connection":
+            connections = [node]
+            direct = set(users[node])
+        else:
+            connections = list(model.systems[node].connections)
+            direct = set().union(*(users[c] for c in connections)) if connections else set()
+        callers = _callers(graphs.calls, direct)
+        affected = direct | set(callers)
+        down = set(connections)
+        downstream = sorted(
+            {
+                model.connections[c].system
+                for r in affected
+                for c in model.recipes[r].targets()
+                if c not in down and model.connections[c].system != node
+            }
+        )
+        reports.append(
+            ImpactReport(
+                target=out.subject(node),
+                connections=[out.subject(c) for c in sorted(connections, key=key)],
+                direct_recipes=[out.subject(r) for r in sorted(direct, key=key)],
+                caller_recipes=[
+                    {**out.subject(r), "calls": out.name(callers[r])}
+                    for r in sorted(callers, key=key)
+                ],
+                downstream_systems=[out.subject(s) for s in downstream],
+            )
+        )
+    return reports
 
 
 def format_impact(report: ImpactReport) -> str:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from archy_pipeline.constants import ANALYSIS_GROUP, ARCHY_SCHEMA, EXTRACT_GROUP, MAPPING_GROUP
+from archy_pipeline.constants import (
+    ANALYSIS_GROUP,
+    ARCHY_SCHEMA,
+    DOCS_GROUP,
+    EXTRACT_GROUP,
+    MAPPING_GROUP,
+)
 
 #: Extraction, one run per workspace partition.
 sync_job = dg.define_asset_job(
@@ -16,6 +22,7 @@ sync_job = dg.define_asset_job(
 #: The analysts' tables, rebuilt from every workspace's raw tables after the syncs.
 transform_job = dg.define_asset_job(
     "transform_job",
-    selection=dg.AssetSelection.groups(ARCHY_SCHEMA, MAPPING_GROUP, ANALYSIS_GROUP),
-    description="Rebuild the archy tables: SQL models, systems and mapping, analysis.",
+    selection=dg.AssetSelection.groups(ARCHY_SCHEMA, MAPPING_GROUP, ANALYSIS_GROUP, DOCS_GROUP),
+    description="Rebuild the archy tables (SQL models, systems and mapping, analysis) and the "
+    "architecture report.",
 )

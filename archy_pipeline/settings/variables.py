@@ -37,6 +37,7 @@ WEBHOOK_SECRET_ENV_VAR = "ARCHY_WEBHOOK_SECRET"
 UI_URL_ENV_VAR = "ARCHY_DAGSTER_URL"
 SMTP_HOST_ENV_VAR = "ARCHY_SMTP_HOST"
 SMTP_PORT_ENV_VAR = "ARCHY_SMTP_PORT"
+REPORT_DIR_ENV_VAR = "ARCHY_REPORT_DIR"
 
 
 class EnvironmentVariables(BaseModel):
@@ -55,6 +56,7 @@ class EnvironmentVariables(BaseModel):
     smtp_host: str | None = Field(default=None, alias=SMTP_HOST_ENV_VAR)
     #: As written: archy.yaml's checks say whether it is a port number.
     smtp_port: str | None = Field(default=None, alias=SMTP_PORT_ENV_VAR)
+    report_dir: str | None = Field(default=None, alias=REPORT_DIR_ENV_VAR)
 
     _values: dict[str, str] = PrivateAttr(default_factory=dict)
 

@@ -52,15 +52,15 @@ class WorkatoTarget:
     token_from: str
 
 
-def workato_target(
+def workato_host(
     workspace: WorkspaceSettings,
     variables: EnvironmentVariables,
     overrides: WorkatoOverrides | None = None,
-) -> WorkatoTarget:
-    """Apply the precedence rule (module docstring) to ``workspace``.
+) -> tuple[str, str]:
+    """The API base URL of ``workspace`` by the precedence rule, and which setting gave it.
 
     Raises:
-        ConfigError: a missing token or an invalid host, in one line naming the setting.
+        ConfigError: an invalid host, in one line naming the setting.
     """
     from archy_pipeline.workato.client import resolve_base_url
 
@@ -85,8 +85,23 @@ def workato_target(
         if problem:
             raise ConfigError(f"{host_from}: {problem}")
         break
+    return resolve_base_url(data_center, base_url), host_from
+
+
+def workato_target(
+    workspace: WorkspaceSettings,
+    variables: EnvironmentVariables,
+    overrides: WorkatoOverrides | None = None,
+) -> WorkatoTarget:
+    """Apply the precedence rule (module docstring) to ``workspace``.
+
+    Raises:
+        ConfigError: a missing token or an invalid host, in one line naming the setting.
+    """
+    overrides = overrides or WorkatoOverrides()
+    base_url, host_from = workato_host(workspace, variables, overrides)
     return WorkatoTarget(
-        base_url=resolve_base_url(data_center, base_url),
+        base_url=base_url,
         host_from=host_from,
         **_token(workspace, variables, overrides),
     )

@@ -1,0 +1,66 @@
+"""The architecture report: a static site (overview, system map, a page per system and per
+integration, insights, impact) and exports (Mermaid, draw.io, Structurizr, GraphML,
+Backstage, CSV/Parquet), built from the warehouse.
+
+Pure: no Dagster import, and no settings read here; the ``docs`` asset and
+``archy-pipeline report`` pass in the warehouse, the analysis input and what comes from the
+settings (the Workato web address of each workspace, the last syncs, the output folder).
+See docs/report.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from archy_pipeline.analysis import AnalysisInput, build_graphs
+from archy_pipeline.report.model import ReportModel, WarehouseReader, load_model
+from archy_pipeline.report.site import ReportDirError, ReportSummary, build_site
+
+__all__ = [
+    "ReportDirError",
+    "ReportModel",
+    "ReportSummary",
+    "build_report",
+    "only_workspaces",
+]
+
+
+def only_workspaces(inp: AnalysisInput, workspaces: Iterable[str]) -> AnalysisInput:
+    """``inp`` with the rows of ``workspaces`` only."""
+    keep = set(workspaces)
+    frames = {
+        f.name: getattr(inp, f.name)[getattr(inp, f.name)["workspace"].isin(keep)]
+        for f in dataclasses.fields(inp)
+    }
+    return AnalysisInput(**frames)
+
+
+def build_report(
+    warehouse: WarehouseReader,
+    inp: AnalysisInput,
+    site: Path,
+    *,
+    placeholder: str,
+    now: datetime,
+    workato_urls: Mapping[str, str] | None = None,
+    last_syncs: Mapping[str, datetime] | None = None,
+    workspaces: Iterable[str] | None = None,
+    owner: str = "integration-architecture",
+) -> ReportSummary:
+    """Build the site and the exports into ``site`` (replaced whole) and say what was written.
+
+    ``inp`` is the analysis input (what ``archy-pipeline impact`` reads); ``placeholder`` the
+    warehouse's DB-API placeholder; ``workspaces`` limits the report to those workspaces.
+    """
+    chosen = None if workspaces is None else sorted(set(workspaces))
+    if chosen is not None:
+        inp = only_workspaces(inp, chosen)
+    graphs = build_graphs(inp)
+    model = load_model(
+        warehouse, inp, graphs, now=now, workato_urls=workato_urls, last_syncs=last_syncs,
+        workspaces=chosen,
+    )  # fmt: skip
+    return build_site(model, site, warehouse=warehouse, placeholder=placeholder, owner=owner)

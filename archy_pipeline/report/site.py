@@ -1,0 +1,239 @@
+"""The static site: jinja2 pages, the map's data and scripts, the exports, written atomically.
+
+The site opens from ``file://`` with no network: every script and style is copied from this
+package (``static/``, Cytoscape.js vendored under ``static/vendor/``), and the map's data is a
+script (``map-data.js``), since browsers refuse ``fetch`` of local files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from archy_pipeline.report import exports
+from archy_pipeline.report.mapdata import (
+    ENVIRONMENT_COLOURS,
+    Layout,
+    default_min_recipes,
+    layout,
+    map_data,
+)
+from archy_pipeline.report.model import SEVERITIES, ReportModel, WarehouseReader, role_label
+
+#: Marks a folder as a report this module wrote, so replacing it never deletes anything else.
+MARKER = ".archy-report"
+#: Evidence lists longer than this are cut on the insights page (the table has them whole).
+EVIDENCE_ITEMS = 25
+
+
+class ReportDirError(ValueError):
+    """The output folder exists, is not empty and is not a report written before."""
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What was written, for the asset's metadata and the command line."""
+
+    path: Path
+    pages: int
+    map_nodes: int
+    map_edges: int
+    map_edges_shown: int
+    size_bytes: int
+    exports: list[str] = field(default_factory=list)
+    static_svg: bool = False
+    layout_problem: str | None = None
+
+    @property
+    def index(self) -> Path:
+        return self.path / "index.html"
+
+
+def _link(name: Any, href: str | None, root: str) -> str:
+    text = escape(str(name))
+    return f'<a href="{escape(root + href)}">{text}</a>' if href else str(text)
+
+
+def recipes_html(model: ReportModel, ids: list[int], workspace: str, root: str) -> Markup:
+    """Links to the pages of recipes ``ids``, comma-separated (a Python loop: a template
+    macro per link made the system pages of a large workspace slow)."""
+    links = []
+    for recipe_id in ids:
+        item = model.integrations.get(f"recipe:{workspace}:{recipe_id}")
+        links.append(_link(item.name, item.page, root) if item else str(recipe_id))
+    return Markup(", ".join(links))
+
+
+def subjects_html(model: ReportModel, subjects: list[dict[str, Any]], root: str) -> Markup:
+    """Links to the pages of impact or insight subjects (``{"id", "name"}``), comma-separated;
+    a breaking call's callee is named after its caller."""
+    links = []
+    for subject in subjects:
+        link = _link(subject["name"], model.page_of(subject["id"]), root)
+        if subject.get("calls"):
+            link += f" <small>(calls {escape(subject['calls'])})</small>"
+        links.append(link)
+    return Markup(", ".join(links))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("archy_pipeline.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "j2")),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["when"] = _when
+    env.filters["role"] = role_label
+    env.filters["evidence"] = _evidence
+    env.filters["pct"] = lambda v: "" if v is None else f"{float(v) * 100:.0f}%"
+    env.globals["colours"] = ENVIRONMENT_COLOURS
+    env.globals["severities"] = SEVERITIES
+    env.globals["recipes_html"] = recipes_html
+    env.globals["subjects_html"] = subjects_html
+    return env
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value.tzinfo else value.isoformat(" ")
+    return str(value)
+
+
+def age(now: datetime, then: datetime | None) -> str:
+    """``then`` as an age: ``5 min``, ``3 h``, ``2 days``."""
+    if then is None:
+        return "never"
+    seconds = max(0.0, (now - then).total_seconds())
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, list):
+        head = [_cut(v) for v in value[:EVIDENCE_ITEMS]]
+        more = len(value) - EVIDENCE_ITEMS
+        return [*head, f"... and {more} more (archy.insights has them all)"] if more > 0 else head
+    if isinstance(value, dict):
+        return {k: _cut(v) for k, v in value.items()}
+    return value
+
+
+def _evidence(evidence: dict[str, Any]) -> str:
+    return json.dumps(_cut(evidence), indent=1, sort_keys=True, default=str)
+
+
+def _replace(site: Path, staging: Path) -> None:
+    """Swap the freshly written ``staging`` folder in as ``site`` (readers see the old site or
+    the new one); an existing folder is replaced only when this module wrote it."""
+    if site.exists() and not (site / MARKER).exists() and any(site.iterdir()):
+        raise ReportDirError(
+            f"{site} exists and is not an archy-pipeline report: refusing to replace it "
+            "(choose another folder with ARCHY_REPORT_DIR)"
+        )
+    old = site.with_name(f".{site.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if site.exists():
+        site.rename(old)
+    staging.rename(site)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _copy_static(target: Path) -> None:
+    source = files("archy_pipeline.report").joinpath("static")
+
+    def copy(folder: Any, into: Path) -> None:
+        into.mkdir(parents=True, exist_ok=True)
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                copy(entry, into / entry.name)
+            elif not entry.name.startswith(("_", ".")):
+                (into / entry.name).write_bytes(entry.read_bytes())
+
+    copy(source, target)
+
+
+def build_site(
+    model: ReportModel,
+    site: Path,
+    *,
+    warehouse: WarehouseReader,
+    placeholder: str,
+    owner: str = "integration-architecture",
+) -> ReportSummary:
+    """Write the whole report (pages, map, exports, tables) to ``site``, replacing it whole."""
+    site = site.resolve()
+    site.parent.mkdir(parents=True, exist_ok=True)
+    staging = site.with_name(f".{site.name}.building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    (staging / MARKER).write_text("written by archy-pipeline report\n")
+    _copy_static(staging / "static")
+
+    min_recipes = default_min_recipes([f.recipe_count for f in model.flows])
+    work = staging / ".layout"
+    work.mkdir()
+    placed: Layout = layout(model, min_recipes, work)
+    shutil.rmtree(work)
+    if placed.svg is not None:
+        (staging / "map.svg").write_text(placed.svg, encoding="utf-8")
+    data = map_data(model, placed.positions)
+    (staging / "map-data.js").write_text(
+        "window.ARCHY_MAP = " + json.dumps(data, separators=(",", ":")) + ";\n", encoding="utf-8"
+    )
+
+    written = exports.write_exports(model, placed.positions, staging / "exports", owner)
+    keep = set(model.workspaces)
+    written += exports.write_tables(warehouse, placeholder, staging / "exports" / "tables", keep)
+    export_names = [str(p.relative_to(staging)) for p in written]
+
+    env = _environment()
+    pages: dict[str, tuple[str, dict[str, Any]]] = {
+        "index.html": ("index.html.j2", {"exports": export_names, "svg": placed.svg is not None}),
+        "map.html": ("map.html.j2", {"layout": placed, "min_recipes": min_recipes}),
+        "systems.html": ("systems.html.j2", {}),
+        "integrations.html": ("integrations.html.j2", {}),
+        "insights.html": ("insights.html.j2", {}),
+        "impact.html": ("impact.html.j2", {}),
+    }
+    for system in model.systems.values():
+        pages[system.page] = ("system.html.j2", {"system": system})
+    for integration in model.integrations.values():
+        pages[integration.page] = ("integration.html.j2", {"item": integration})
+    templates: dict[str, jinja2.Template] = {}
+    for path, (template, context) in pages.items():
+        root = "../" * path.count("/")
+        if template not in templates:
+            templates[template] = env.get_template(template)
+        html = templates[template].render(model=model, root=root, page=path, age=age, **context)
+        target = staging / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+
+    size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
+    _replace(site, staging)
+    return ReportSummary(
+        path=site,
+        pages=len(pages),
+        map_nodes=len(model.systems),
+        map_edges=len(model.flows),
+        map_edges_shown=sum(1 for f in model.flows if f.recipe_count >= min_recipes),
+        size_bytes=size,
+        exports=export_names,
+        static_svg=placed.svg is not None,
+        layout_problem=placed.problem,
+    )
