@@ -44,9 +44,12 @@ graphviz:
 # Two workers for the two cores (pytest-xdist); `make test XDIST=` runs in one process.
 # loadgroup keeps the tests of each shared session warehouse on one worker (tests/conftest.py).
 XDIST ?= -n 2 --dist loadgroup
+# Test files (DuckDB warehouses, Dagster's SQLite instances) live in memory when there is a
+# tmpfs: a SQLite commit waits ~10 ms for the disk here, under 1 ms in memory.
+TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
 test: install chromium graphviz
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ui: install home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

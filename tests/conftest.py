@@ -78,17 +78,17 @@ def simulator() -> Iterator[Callable[..., WorkatoSimulator]]:
 
 @pytest.fixture(scope="session")
 def acme_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SyncedWarehouse:
-    """The hand-built ACME workspace (support.acme), synced and built once per session (per
-    xdist worker). Tests that only read the result copy it: ``acme_warehouse.copy_to(tmp_path)``.
-    """
+    """The hand-built ACME workspace (support.acme), synced and built once per session; its
+    users share one xdist worker. Tests that only read the result copy the file
+    (``acme_warehouse.copy_to(tmp_path)``) and never change ``acme_warehouse.workspace``."""
     workspace, ids = acme()
     return sync_once(tmp_path_factory.mktemp("acme_warehouse"), workspace, ids)
 
 
 @pytest.fixture(scope="session")
 def generated_warehouse(tmp_path_factory: pytest.TempPathFactory) -> SyncedWarehouse:
-    """A generated 200-recipe workspace (seed 31), synced and built once per session (per
-    xdist worker); copy it as ``acme_warehouse``."""
+    """A generated 200-recipe workspace (seed 31), synced and built once per session; used as
+    ``acme_warehouse`` is."""
     from workato_simulator.generator import generate_workspace
 
     workspace = generate_workspace(31, recipes=200)
@@ -114,13 +114,30 @@ def smtp_server() -> Iterator[Callable[..., SimpleNamespace]]:
         controller.stop()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker, hand the figures its tests measured to the controller."""
+    from tests.support import FIGURES
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["archy_figures"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller, collect the figures of a worker that finished."""
+    from tests.support import FIGURES
+
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("archy_figures", []))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print the figures tests measured (mapping precision and recall...) after every run."""
     from tests.support import FIGURES
 
     if FIGURES:
         terminalreporter.section("archy-pipeline figures")
-        for line in FIGURES:
+        for line in sorted(FIGURES):
             terminalreporter.write_line(line)
 
 

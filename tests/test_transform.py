@@ -156,7 +156,6 @@ def test_every_model_on_duckdb_with_row_level_expectations(acme_warehouse, tmp_p
     ]
 
 
-@pytest.mark.postgres
 def lookup_then_notify() -> tuple[Workspace, dict[str, int]]:
     """A scheduled recipe that looks a customer up in SQL Server and posts to Slack, and one
     whose custom SQL is a datapill (unknown access) before the same Slack post."""
@@ -316,6 +315,7 @@ def test_steps_parsed_before_access_existed_draw_no_flow(simulator, tmp_path):
     assert rows(warehouse, "select count(*) from archy.system_flows") == [(0,)]
 
 
+@pytest.mark.postgres
 def test_the_same_models_run_on_postgres(simulator, tmp_path, postgres_database):
     ws, ids = acme()
     sim = simulator(ws, rate_limits=None)
