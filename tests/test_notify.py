@@ -138,7 +138,10 @@ def receiver() -> Iterator[Callable[..., SimpleNamespace]]:
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # shutdown() waits up to one poll interval (0.5 s by default) per server.
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         servers.append(server)
         state.base = f"http://127.0.0.1:{server.server_address[1]}"
         state.url = state.base + HOOK_PATH
