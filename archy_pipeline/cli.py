@@ -206,9 +206,15 @@ def cmd_sql(args: argparse.Namespace) -> int:
         print(f"no warehouse at {path}: run `make demo` or `archy-pipeline sync` first",
               file=sys.stderr)  # fmt: skip
         return 1
-    with duckdb.connect(str(path), read_only=True) as con:
+    # The query sees the warehouse and nothing else: no files read or written (COPY, read_csv,
+    # EXPORT), no other database attached, no extension loaded, and the setting locked.
+    sandbox = {"enable_external_access": False, "lock_configuration": True}
+    with duckdb.connect(str(path), read_only=True, config=sandbox) as con:
         try:
             relation = con.sql(args.query)
+        except duckdb.PermissionException as error:
+            print(f"query refused: `sql` reads the warehouse only ({error})", file=sys.stderr)
+            return 1
         except duckdb.Error as error:
             print(f"query failed: {error}", file=sys.stderr)
             return 1
@@ -521,7 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(func=cmd_sync)
 
-    sql = commands.add_parser("sql", help="query the DuckDB warehouse (ARCHY_DUCKDB_PATH)")
+    sql = commands.add_parser(
+        "sql",
+        help="query the DuckDB warehouse (ARCHY_DUCKDB_PATH), read-only and without file access",
+    )
     sql.add_argument("query", help='e.g. "select name, running from workato_raw.recipes"')
     sql.add_argument("--max-rows", type=int, default=40)
     sql.set_defaults(func=cmd_sql)
