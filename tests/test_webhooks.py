@@ -599,3 +599,25 @@ def test_an_unreadable_archy_yaml_keeps_the_cursor(instance, tmp_path):
     assert not result.run_requests
     assert "archy.yaml cannot be read" in result.skip_reason.skip_message
     assert cursor_seq(result) == 0
+
+
+def test_a_burst_of_200_parallel_events_is_stored_whole(receiver):
+    """Workato's relay may fire many events at once: none may be reset at the door."""
+    count = 200
+    start = threading.Barrier(count)
+    answers: list[int | str] = [0] * count
+
+    def send(index: int) -> None:
+        start.wait()
+        try:
+            answers[index] = request(receiver, body=event(f"burst-{index}")).status
+        except OSError as error:  # a reset or a refused connection
+            answers[index] = type(error).__name__
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [a for a in answers if a != 202] == []
+    assert sorted(stored(receiver)) == sorted(f"burst-{i}" for i in range(count))

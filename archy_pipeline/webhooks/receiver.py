@@ -102,6 +102,9 @@ def _check_loopback(host: str) -> None:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: The listen backlog (socketserver's default is 5: a burst of parallel events from the
+    #: relay was reset at the door). Linux caps it at net.core.somaxconn.
+    request_queue_size = 1024
     #: Set by the receiver: blanks the secret out of a text.
     redact: Callable[[str], str]
 
