@@ -116,10 +116,16 @@ def run_sync(
 
     from archy_pipeline.constants import WORKSPACES
     from archy_pipeline.definitions import defs
+    from archy_pipeline.runs import owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(WORKSPACES.name, names)
+
+    def wait_for_warehouse_pool() -> None:
+        # A sync killed earlier left its run holding the pool: free it, or this waits for ever.
+        wait_for_warehouse(instance, say=lambda line: print(f"   {line}", flush=True))
+
     job = defs.resolve_job_def("sync_job")
     run_config: dict[str, Any] = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
@@ -133,8 +139,13 @@ def run_sync(
     for name in names:
         kind = "full refresh" if full else "incremental"
         print(f"== Syncing workspace {name!r} ({kind})", flush=True)
+        wait_for_warehouse_pool()
         result = job.execute_in_process(
-            run_config=run_config, instance=instance, partition_key=name, raise_on_error=False
+            run_config=run_config,
+            instance=instance,
+            partition_key=name,
+            tags=owner_tags(),
+            raise_on_error=False,
         )
         if result.success:
             loaded = {
@@ -160,9 +171,11 @@ def run_sync(
         failed.append(name)
     if len(failed) < len(names):
         print("== Rebuilding the archy tables (transform_job)", flush=True)
+        wait_for_warehouse_pool()
         result = defs.resolve_job_def("transform_job").execute_in_process(
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             instance=instance,
+            tags=owner_tags(),
             raise_on_error=False,
         )
         if not result.success:
@@ -584,11 +597,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; invalid settings end it with one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
+    from archy_pipeline.runs import PoolBusyError
+
     try:
         return args.func(args)
     except ConfigError as error:
         print(" ".join(str(error).splitlines()), file=sys.stderr)
         return SETTINGS_ERROR
+    except PoolBusyError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl+C, or SIGTERM (Dagster maps it to SIGINT)
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
