@@ -153,6 +153,12 @@ def http_url_problem(value: Any) -> str | None:
 
     if isinstance(value, str):
         parts = urlsplit(value.strip())
+        if "@" in parts.netloc:  # user:password@host: never shown, never sent
+            host = parts.netloc.rpartition("@")[2]
+            return (
+                f"the URL of host {host!r} carries a user name or password before '@'; "
+                "Workato's API takes the token only: remove them"
+            )
         if parts.scheme in ("http", "https") and parts.netloc:
             return None
     return f"{shown(value)} is not an http(s) URL such as https://www.workato.com/api"

@@ -107,15 +107,38 @@ def workato_target(
     )
 
 
+def checked_token(token: SecretStr, token_from: str) -> SecretStr:
+    """``token`` without surrounding white space (a newline pasted with it, ``echo`` into a
+    file), refused when what is left holds a character an HTTP header cannot carry.
+
+    The error names the setting and the position, never the token: httpx would refuse the
+    header with the whole token in its message, which then reached the run logs.
+    """
+    value = token.get_secret_value().strip()
+    if not value:
+        raise ConfigError(f"{token_from}: the token is empty (only white space)")
+    for position, character in enumerate(value, start=1):
+        if not "!" <= character <= "~":
+            kind = "a space" if character == " " else f"the character U+{ord(character):04X}"
+            raise ConfigError(
+                f"{token_from}: the token holds {kind} at position {position} of "
+                f"{len(value)}; a Workato API token is printable ASCII without spaces: "
+                "copy it again from Workspace admin > API clients"
+            )
+    return SecretStr(value)
+
+
 def _token(
     workspace: WorkspaceSettings, variables: EnvironmentVariables, overrides: WorkatoOverrides
 ) -> dict[str, object]:
     if overrides.api_token is not None and overrides.api_token.get_secret_value():
-        return {"token": overrides.api_token, "token_from": "Workato resource api_token"}
+        token_from = "Workato resource api_token"
+        return {"token": checked_token(overrides.api_token, token_from), "token_from": token_from}
     name = workspace.token_env
     token = variables.secret(name)
     if token is not None:
-        return {"token": token, "token_from": f"environment: {name}"}
+        token_from = f"environment: {name}"
+        return {"token": checked_token(token, token_from), "token_from": token_from}
     fix = "set it to the workspace's API client token (Workspace admin > API clients)"
     where = workspace.where
     if where is None:
