@@ -1397,3 +1397,15 @@ def test_posting_to_a_channel_does_not_close_a_sync_loop():
     inp = b.build()
     assert of(find_insights(inp, build_graphs(inp), None, NOW), "circular_dependency",
               "system_loop") == []  # fmt: skip
+
+
+def test_error_handling_details_read_a_recipe_nested_10000_levels_deep():
+    depth = 10_000
+    code = (
+        '{"keyword":"trigger","block":['
+        + '{"keyword":"if","block":[' * depth
+        + '{"keyword":"catch","number":7,"input":{"max_retry_count":"2"},"block":[]}'
+        + "]}" * depth
+        + "]}"
+    )
+    assert error_handling_details(code)[7]["retry_count"] == 2

@@ -167,3 +167,15 @@ def test_names():
     assert humanize("salesOrder") == "Sales Order"
     assert humanize("purchase_orders") == "Purchase Order"
     assert humanize("opportunities") == "Opportunity"
+
+
+def test_a_recipe_nested_10000_levels_deep_is_described_not_crashed():
+    """The parser reads deep code; the describer must too (it once re-read the code with
+    json.loads and stopped every rebuild with a RecursionError)."""
+    depth = 10_000
+    head = '{"keyword":"trigger","provider":"clock","name":"scheduled_event","block":['
+    inner = '{"keyword":"if","block":['
+    leaf = '{"keyword":"action","provider":"slack","name":"post_message"}'
+    code = head + inner * depth + leaf + "]}" * depth + "]}"
+    sentence = describe_recipe({"id": 1, "name": "Deep", "code": code, "config": "[]"})
+    assert sentence is not None and "Slack" in sentence

@@ -20,6 +20,7 @@ import pytest
 from workato_simulator.export_loader import corpus_dir
 from workato_simulator.generator import generate_workspace
 
+from archy_pipeline.workato.json_tree import _loads_iterative
 from archy_pipeline.workato.recipe_parser import (
     CALL_KINDS,
     EXCERPT_CHARS,
@@ -28,7 +29,6 @@ from archy_pipeline.workato.recipe_parser import (
     RecipeConnection,
     RecipeParseError,
     Step,
-    _loads_iterative,
     is_custom_connector,
     is_dynamic,
     normalise_provider,

@@ -3,12 +3,13 @@ columns it needs, and the catch/stop details read from the recipes' code."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from archy_pipeline.workato import json_tree
 
 #: Required columns of each :class:`AnalysisInput` frame (extra columns are ignored).
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -141,7 +142,7 @@ def error_handling_details(code: Any) -> dict[int, dict[str, Any]]:
     pre-order index. Unreadable code gives ``{}`` (the parser reports it)."""
     if isinstance(code, (str, bytes, bytearray)):
         try:
-            code = json.loads(code)
+            code = json_tree.loads(code)
         except ValueError:
             return {}
     if not isinstance(code, Mapping):

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from archy_pipeline.workato import json_tree
 from archy_pipeline.workato.recipe_parser import RecipeParseError, normalise_provider, parse_recipe
 from archy_pipeline.workato.vocabulary import DISPLAY_NAMES, HELPERS, display_name
 
@@ -176,9 +177,7 @@ def describe_recipe(
         return None
     code = recipe.get("code")
     if isinstance(code, str):
-        import json
-
-        code = json.loads(code)
+        code = json_tree.loads(code)  # valid JSON (it parsed), maybe nested very deep
     blocks = _blocks_by_number(code) if isinstance(code, Mapping) else {}
     connections = connection_names or {}
     trigger = parsed.trigger

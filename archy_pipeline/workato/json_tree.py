@@ -27,6 +27,18 @@ _CONSTANTS = (
 )
 
 
+def loads(text: str) -> Any:
+    """``json.loads(text)``, also for a tree nested deeper than CPython's decoder recurses.
+
+    Every reader of recipe code uses this, not ``json.loads``: a deep recipe that syncs must not
+    stop a later step (descriptions, analysis) with a RecursionError.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return _loads_iterative(text)
+
+
 def _loads_iterative(s: str) -> Any:
     """``json.loads`` without recursion: an explicit stack of open containers.
 

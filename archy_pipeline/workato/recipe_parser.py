@@ -112,7 +112,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from archy_pipeline.workato.json_tree import _loads_iterative
+from archy_pipeline.workato import json_tree
 from archy_pipeline.workato.recipe_model import (
     _DIGITS,
     _TAIL_OF,
@@ -167,11 +167,7 @@ def _decode(code: str | bytes | bytearray) -> Any:
                 bytes(code[max(0, exc.start - 40) : exc.start + 40]).decode("utf-8", "replace"),
             ) from None
     try:
-        try:
-            return json.loads(code)
-        except RecursionError:
-            # json.loads recurses per nesting level; decode again without recursion.
-            return _loads_iterative(code)
+        return json_tree.loads(code)
     except json.JSONDecodeError as exc:
         start = max(0, exc.pos - EXCERPT_CHARS // 2)
         raise RecipeParseError(
