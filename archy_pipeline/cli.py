@@ -4,6 +4,7 @@ Commands:
     test-connection   check the Workato settings: workspace name, id and recipe count.
     sync              run the sync job for each workspace (incremental, or --full).
     sql               query the DuckDB warehouse.
+    analysts-role     PostgreSQL: a role that reads the archy schema and nothing else.
     impact            what breaks if a system, connection or recipe goes down.
     report            the architecture report: a static site and exports (--open).
     webhooks serve    receive Workato change events into the inbox the webhook sensor reads.
@@ -233,6 +234,27 @@ def cmd_sql(args: argparse.Namespace) -> int:
             return 1
         if relation is not None:
             relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
+def cmd_analysts_role(args: argparse.Namespace) -> int:
+    """PostgreSQL: a role that reads the archy schema and nothing else."""
+    from archy_pipeline.resources.warehouse import WarehouseResource
+    from archy_pipeline.warehouse import PostgresWarehouse
+
+    backend = WarehouseResource().backend
+    if not isinstance(backend, PostgresWarehouse):
+        print("analysts-role is for a PostgreSQL warehouse (ARCHY_POSTGRES_DSN); with DuckDB, "
+              "analysts open the file read-only", file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        backend.grant_analysts(args.role)
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    print(f"role {args.role} reads archy.* (tables and views, also those rebuilt later) and "
+          f"nothing else in {backend.describe()}. Give it to a user with:\n"
+          f"  GRANT {args.role} TO <user>;")  # fmt: skip
     return 0
 
 
@@ -547,6 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query", help='e.g. "select name, running from workato_raw.recipes"')
     sql.add_argument("--max-rows", type=int, default=40)
     sql.set_defaults(func=cmd_sql)
+
+    analysts = commands.add_parser(
+        "analysts-role",
+        help="PostgreSQL: create a role that can read the archy schema and nothing else",
+    )
+    analysts.add_argument("--role", default="archy_analyst", help="default: archy_analyst")
+    analysts.set_defaults(func=cmd_analysts_role)
 
     simulator = commands.add_parser("simulator", help="the bundled Workato simulator")
     sim_commands = simulator.add_subparsers(dest="simulator_command", required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,9 @@ from urllib.parse import urlsplit
 import dlt
 
 from archy_pipeline.warehouse.base import Warehouse
+
+#: A role name that needs no quoting: what ``analysts_role`` accepts.
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class PostgresWarehouse(Warehouse):
@@ -57,3 +61,31 @@ class PostgresWarehouse(Warehouse):
 
     def _rollback(self, connection: Any) -> None:
         connection.rollback()
+
+    def grant_analysts(self, role: str, schema: str = "archy") -> list[str]:
+        """Create ``role`` (NOLOGIN) if missing and let it read ``schema`` and nothing else.
+
+        SELECT on every table and view of ``schema`` now, and, by default privileges, on every
+        one this connection's role creates there later: publishing replaces a table by a new
+        one, which would otherwise come without the grant. No other schema (``workato_raw``
+        holds recipe code) and no write. Users get it with ``GRANT <role> TO <user>``.
+        Returns the statements run.
+        """
+        if not ROLE_NAME.fullmatch(role):
+            raise ValueError(
+                f"{role!r} is not a plain role name (lower-case letters, digits, _; at most 63)"
+            )
+        statements = [
+            f"do $$ begin if not exists (select from pg_roles where rolname = '{role}') "
+            f"then create role {role} nologin; end if; end $$",
+            f'create schema if not exists "{schema}"',
+            f'grant usage on schema "{schema}" to {role}',
+            f'grant select on all tables in schema "{schema}" to {role}',
+            f'alter default privileges in schema "{schema}" grant select on tables to {role}',
+        ]
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            for statement in statements:
+                cursor.execute(statement)
+            connection.commit()
+        return statements
