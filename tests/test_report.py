@@ -404,6 +404,13 @@ def test_report_command_builds_one_workspace_and_refuses_others(
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1] == f"Report: {(tmp_path / 'out' / 'index.html').resolve()}"
 
+    broken = tmp_path / "archy.yaml"
+    broken.write_text("schedules:\n  daily: '99 99 * * *'\n")
+    monkeypatch.setenv("ARCHY_CONFIG", str(broken))
+    assert main(["report"]) == 2, "an invalid archy.yaml: one line and exit 2, as everywhere"
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{broken}: schedules.daily: '99 99 * * *' is not a valid cron")
+
 
 def test_a_rebuild_replaces_the_site_whole_and_never_a_foreign_folder(demo, tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(demo.duckdb_path))
@@ -604,3 +611,23 @@ def test_the_report_in_a_browser_from_file_with_the_network_blocked(demo, tmp_pa
                             "integration.png", "callee.png"])  # fmt: skip
     for shot in shots:
         assert (tmp_path / shot).stat().st_size > 10_000, shot
+
+
+def test_recipe_links_use_the_web_app_host_not_the_us_api_host():
+    """US: API on www.workato.com, web app on app.workato.com (reference §1.1); elsewhere the
+    API host is the web app's."""
+    from archy_pipeline.resources import WorkatoResource
+    from archy_pipeline.resources.report import ReportResource
+    from archy_pipeline.settings import WorkspaceSettings, read_environment
+
+    workspaces = [
+        WorkspaceSettings(name="US", data_center="us"),
+        WorkspaceSettings(name="EU", data_center="eu"),
+        WorkspaceSettings(name="Own", base_url="http://127.0.0.1:9/api"),
+    ]
+    urls = ReportResource().workato_urls(WorkatoResource(), workspaces, read_environment({}))
+    assert urls == {
+        "US": "https://app.workato.com",
+        "EU": "https://app.eu.workato.com",
+        "Own": "http://127.0.0.1:9",
+    }

@@ -18,6 +18,11 @@ from archy_pipeline.workato.client import WorkatoError
 __all__ = ["REPORT_DIR_ENV_VAR", "ReportResource"]
 
 
+#: The US data center serves its API and its web app on different hosts (reference §1.1).
+US_API_HOST = "https://www.workato.com"
+US_WEB_APP = "https://app.workato.com"
+
+
 class ReportResource(dg.ConfigurableResource):
     """The static site and exports ``archy-pipeline report`` and the ``docs`` group write.
 
@@ -47,8 +52,9 @@ class ReportResource(dg.ConfigurableResource):
     ) -> dict[str, str]:
         """Each workspace's Workato web address (``https://app.eu.workato.com``): the API
         host a sync of it talks to (the one precedence rule of
-        :mod:`archy_pipeline.settings.workato`) without ``/api``. Recipes are at
-        ``<address>/recipes/<id>``."""
+        :mod:`archy_pipeline.settings.workato`) without ``/api``, except the US data center,
+        whose API is on ``www.workato.com`` and its web app on ``app.workato.com`` (reference
+        §1.1). Recipes are at ``<address>/recipes/<id>``."""
         variables = variables or read_environment()
         urls = {}
         for workspace in workspaces:
@@ -56,5 +62,6 @@ class ReportResource(dg.ConfigurableResource):
                 api, _ = workato_host(workspace, variables, workato.overrides())
             except (ConfigError, WorkatoError):  # a bad host fails the sync with its own message
                 continue
-            urls[workspace.name] = api.removesuffix("/api")
+            web = api.rstrip("/").removesuffix("/api")
+            urls[workspace.name] = US_WEB_APP if web == US_API_HOST else web
         return urls

@@ -15,7 +15,7 @@ class WorkspaceIdentity:
 
     ``details`` is the ``/users/me`` object when ``source`` is ``users_me``. Otherwise it
     holds what the other source tells: ``id``, ``name``, ``email`` and ``environment`` from
-    the newest activity-log entry (addendum §4), or ``name`` (and ``id`` when configured)
+    an activity-log entry (addendum §4; every entry names the same workspace), or ``name`` (and ``id`` when configured)
     from archy.yaml; ``root_folder_id`` then comes from the top-level folders' ``parent_id``
     (None in a workspace without folders). ``reason`` says why ``/users/me`` was not used.
     """

@@ -27,9 +27,10 @@ used as (
         workspace,
         recipe_id,
         connection_id,
-        sum(case when access = 'read' then 1 else 0 end) as read_steps,
-        sum(case when access = 'write' then 1 else 0 end) as write_steps,
-        sum(case when access = 'unknown' then 1 else 0 end) as unknown_steps,
+        -- bigint on both warehouses (DuckDB's sum of integers is a HUGEINT)
+        cast(sum(case when access = 'read' then 1 else 0 end) as bigint) as read_steps,
+        cast(sum(case when access = 'write' then 1 else 0 end) as bigint) as write_steps,
+        cast(sum(case when access = 'unknown' then 1 else 0 end) as bigint) as unknown_steps,
         bool_or(keyword = 'trigger') as by_trigger,
         min(application) as step_application,
         string_agg(cast(number as varchar), ',' order by number) as step_numbers

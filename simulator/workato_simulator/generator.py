@@ -45,7 +45,7 @@ from workato_simulator.workspace import (
 
 #: Generated history spans this many days up to the reference day (recipes run until its end).
 SPAN_DAYS = 900
-#: Workato's limit on recipes per workspace.
+#: The generator's cap on recipes per workspace (the reference documents no Workato limit).
 MAX_RECIPES = 5000
 
 _MS_PER_DAY = 86_400_000
@@ -786,7 +786,7 @@ def generate_workspace(
 
     Args:
         seed: seeds the only source of randomness, ``random.Random(seed)``.
-        recipes: number of recipes, 0..5,000 (Workato's limit; more raises ``ValueError``).
+        recipes: number of recipes, 0..5,000 (the generator's cap; more raises ``ValueError``).
         connections: number of connections; default ``max(10, recipes // 4)``.
         folders: number of folders below Home, project folders included; default
             ``max(5, recipes // 8)``. Must be at least 1.
@@ -794,7 +794,7 @@ def generate_workspace(
         now: the reference day (see :func:`history_window`); default today. Tests pin it.
     """
     if recipes < 0 or recipes > MAX_RECIPES:
-        raise ValueError(f"recipes must be between 0 and {MAX_RECIPES} (Workato's limit)")
+        raise ValueError(f"recipes must be between 0 and {MAX_RECIPES} (the generator's cap)")
     connections = max(10, recipes // 4) if connections is None else connections
     folders = max(5, recipes // 8) if folders is None else folders
     if connections < 0:

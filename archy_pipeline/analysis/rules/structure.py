@@ -115,8 +115,7 @@ def system_loops(model: Model, out: Collector) -> None:
             f"Sync loop between {between}",
             f"Recipes triggered by changes in one write to the other, and others triggered "
             f"there write back ({len(forward)} one way, {len(backward)} the other). When they "
-            "handle the same object, each write triggers the other recipe again: Workato's "
-            "infinite loop.",
+            "handle the same object, each write triggers the other recipe again, without end.",
             "Check whether both directions sync the same object. If so, filter the trigger "
             "(e.g. skip records last changed by the integration user) or keep one direction.",
             {
