@@ -15,9 +15,10 @@ class WorkspaceIdentity:
 
     ``details`` is the ``/users/me`` object when ``source`` is ``users_me``. Otherwise it
     holds what the other source tells: ``id``, ``name``, ``email`` and ``environment`` from
-    an activity-log entry (addendum §4; every entry names the same workspace), or ``name`` (and ``id`` when configured)
-    from archy.yaml; ``root_folder_id`` then comes from the top-level folders' ``parent_id``
-    (None in a workspace without folders). ``reason`` says why ``/users/me`` was not used.
+    an activity-log entry (addendum §4; every entry names the same workspace), or ``name``
+    (and ``id`` when configured) from archy.yaml; ``root_folder_id`` then comes from the
+    top-level folders' ``parent_id`` (None in a workspace without folders). ``reason`` says
+    why ``/users/me`` was not used.
     """
 
     source: str
