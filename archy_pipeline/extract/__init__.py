@@ -39,7 +39,8 @@ from archy_pipeline.extract.tables import (
     RECIPE_STEP_COLUMNS,
     WORKSPACE_COLUMNS,
 )
-from archy_pipeline.workato.client import WorkatoClient, WorkspaceIdentity
+from archy_pipeline.workato.client import WorkatoClient
+from archy_pipeline.workato.identity import WorkspaceIdentity
 
 __all__ = [
     "DATASET_NAME",

@@ -37,15 +37,15 @@ from archy_pipeline.extract.state import (
     content_hash,
 )
 from archy_pipeline.settings import environment_of
-from archy_pipeline.workato.client import (
+from archy_pipeline.workato.client import WorkatoClient
+from archy_pipeline.workato.errors import (
     WorkatoAccessDeniedError,
-    WorkatoClient,
     WorkatoError,
     WorkatoNotFoundError,
-    WorkspaceIdentity,
-    format_api_time,
 )
+from archy_pipeline.workato.identity import WorkspaceIdentity
 from archy_pipeline.workato.recipe_parser import RecipeParseError, parse_recipe
+from archy_pipeline.workato.transport import format_api_time
 
 log = logging.getLogger(__name__)
 
