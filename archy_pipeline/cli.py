@@ -32,7 +32,7 @@ from archy_pipeline.settings import (
     read_environment,
 )
 from archy_pipeline.settings.variables import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
-from archy_pipeline.workato.client import WorkatoError
+from archy_pipeline.workato.errors import WorkatoError
 
 #: The exit code of a command refused before it started: invalid archy.yaml or environment.
 SETTINGS_ERROR = 2

@@ -56,7 +56,7 @@ FAMILIES = ("users", "recipes", "folders", "connections", "jobs")
 RECIPE_KINDS = ("status", "changed", "full", "single")
 QUOTA = 60  # Workato's default requests per minute per endpoint family
 WINDOW = 60.0  # seconds
-CLIENT_MARGIN = 1.05  # archy_pipeline.workato.client.RateLimiter.MARGIN
+CLIENT_MARGIN = 1.05  # archy_pipeline.workato.transport.RateLimiter.MARGIN
 PARTITION = "Main Workspace"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -189,7 +189,7 @@ def test_the_client_stops_when_the_cursor_does_not_move(simulator):
         # A server ignoring page[after] would answer the first page again: no endless loop.
         original = client.activity_log_page
         client.activity_log_page = lambda **kw: original(**{**kw, "after": None})
-        from archy_pipeline.workato.client import WorkatoResponseError
+        from archy_pipeline.workato.errors import WorkatoResponseError
 
         with pytest.raises(WorkatoResponseError, match="did not move on"):
             list(client.iter_activity_logs())

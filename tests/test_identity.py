@@ -19,7 +19,7 @@ from workato_simulator.generator import generate_workspace
 
 from archy_pipeline.resources import WorkatoResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.workato.client import (
+from archy_pipeline.workato.errors import (
     WorkatoAccessDeniedError,
     WorkatoAuthenticationError,
     WorkatoWorkspaceMismatchError,

@@ -13,12 +13,11 @@ from pydantic import SecretStr
 from workato_simulator import Workspace
 
 from archy_pipeline.resources import WorkatoResource
-from archy_pipeline.workato.client import (
-    DATA_CENTERS,
+from archy_pipeline.workato.client import WorkatoClient
+from archy_pipeline.workato.errors import (
     WorkatoAccessDeniedError,
     WorkatoAuthenticationError,
     WorkatoBadRequestError,
-    WorkatoClient,
     WorkatoConfigError,
     WorkatoError,
     WorkatoNotFoundError,
@@ -28,9 +27,8 @@ from archy_pipeline.workato.client import (
     WorkatoServerError,
     WorkatoUnreachableError,
     WorkatoWorkspaceMismatchError,
-    parse_retry_after,
-    resolve_base_url,
 )
+from archy_pipeline.workato.transport import DATA_CENTERS, parse_retry_after, resolve_base_url
 from tests.support import SECRET_TOKEN, client_for, simple_code, workspace_with_recipes
 
 # ---------------------------------------------------------------------- pagination

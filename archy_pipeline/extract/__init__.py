@@ -8,7 +8,7 @@ Run it on its own::
 
 Every row carries ``workspace`` so several workspaces can share one warehouse; keys are
 ``(workspace, id)``. Pass the rows of the previous sync as ``previous`` (see
-:func:`archy_pipeline.extract.sync.PreviousState`) to load only what changed and to
+:class:`archy_pipeline.extract.state.PreviousState`) to load only what changed and to
 detect deletions; without it every item is loaded and nothing is marked deleted.
 """
 
@@ -20,13 +20,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from archy_pipeline.extract.sync import (
-    PreviousState,
-    ProgressFn,
-    SyncIssue,
-    SyncOptions,
-    WorkspaceSync,
-)
+from archy_pipeline.extract.state import PreviousState, ProgressFn, SyncIssue, SyncOptions
+from archy_pipeline.extract.sync import WorkspaceSync
 from archy_pipeline.extract.tables import (
     CONNECTION_COLUMNS,
     DATASET_NAME,
@@ -39,7 +34,8 @@ from archy_pipeline.extract.tables import (
     RECIPE_STEP_COLUMNS,
     WORKSPACE_COLUMNS,
 )
-from archy_pipeline.workato.client import WorkatoClient, WorkspaceIdentity
+from archy_pipeline.workato.client import WorkatoClient
+from archy_pipeline.workato.identity import WorkspaceIdentity
 
 __all__ = [
     "DATASET_NAME",

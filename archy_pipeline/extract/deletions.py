@@ -19,7 +19,7 @@ from archy_pipeline.extract.state import (
 
 
 class HeldDeletions:
-    """The held-deletion half of :class:`~archy_pipeline.extract.sync.WorkspaceSync`."""
+    """The held-deletion part of :class:`~archy_pipeline.extract.sync.WorkspaceSync`."""
 
     def _confirmed(self, table: str) -> set[int]:
         """Ids of ``table`` Workato reported deleted, with what sat in a deleted folder (the

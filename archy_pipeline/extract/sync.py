@@ -10,9 +10,14 @@ an unchanged workspace load nothing, and lets deletions be detected safely:
   a failed listing) or when more than ``max_vanished_share`` of the items vanished at once:
   the sync keeps the previous state and records a :class:`SyncIssue` instead.
 
-Recipes are incremental: a daily sync lists every recipe cheaply (``exclude_code=true``) to
-catch status changes and deletions, and fetches code only for recipes updated since the
-last cursor (minus a safety overlap). A full refresh lists everything with code.
+Recipes are incremental: a daily sync fetches code only for recipes updated since the last
+cursor (minus a safety overlap); a full refresh lists everything with code.
+
+:class:`WorkspaceSync` is one object written in four modules. This one holds the comparison
+with the previous state (``_diff``), the sync issues, the plan of every table, and the
+workspace, project and connection rows; ``folders.py`` the folder walk and selection
+(:class:`FolderScope`), ``recipes.py`` the recipe listing and parsing (:class:`RecipeRows`),
+``deletions.py`` the held deletions (:class:`HeldDeletions`).
 
 No Dagster import: the dlt source in this package uses this module, and so can a script.
 """
@@ -21,36 +26,29 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
 from archy_pipeline.extract.deletions import HeldDeletions
+from archy_pipeline.extract.folders import FolderScope
+from archy_pipeline.extract.recipes import RecipeRows
 from archy_pipeline.extract.state import (
     PreviousState,
     ProgressFn,
     SyncIssue,
     SyncOptions,
-    as_datetime,
-    as_int,
     content_hash,
 )
 from archy_pipeline.settings import environment_of
-from archy_pipeline.workato.client import (
-    WorkatoAccessDeniedError,
-    WorkatoClient,
-    WorkatoError,
-    WorkatoNotFoundError,
-    WorkspaceIdentity,
-    format_api_time,
-)
-from archy_pipeline.workato.recipe_parser import RecipeParseError, parse_recipe
+from archy_pipeline.workato.client import WorkatoClient
+from archy_pipeline.workato.identity import WorkspaceIdentity
 
 log = logging.getLogger(__name__)
 
 
-class WorkspaceSync(HeldDeletions):
+class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
     """One sync of one workspace; each table's rows are computed once, on first use."""
 
     def __init__(
@@ -224,146 +222,6 @@ class WorkspaceSync(HeldDeletions):
         del row["visible"], row["hidden_since"]
         return self._diff("workspace", {int(row["id"]): row}, complete=False)
 
-    def _check_recipes_count(self) -> None:
-        """Compare ``/users/me``'s ``recipes_count`` with an unfiltered, complete listing.
-
-        Skipped when the listing was filtered (folder selection, running only) or when this
-        sync already reported why it saw less (a folder it cannot open, held or refused
-        deletions): any earlier warning means the listing is not the whole workspace.
-        """
-        expected = self.me.get("recipes_count")
-        selection = self.options.selection
-        if (
-            self.identity.source != "users_me"
-            or not isinstance(expected, int)
-            or selection.folders.active
-            or selection.running_only
-            or self.forbidden_folder_ids
-            or any(issue.severity != "info" for issue in self.issues)
-        ):
-            return
-        listed = len(self._recipes[0])
-        if listed != expected:
-            self._issue(
-                "recipes_count_mismatch",
-                "recipes",
-                f"GET /api/users/me counts {expected} recipes but the recipe listing returned "
-                f"{listed}: the API client may not see every project (check its project "
-                "scope), or recipes were created or deleted during the sync",
-            )
-
-    # ------------------------------------------------------------------ folders
-    @cached_property
-    def _folders(self) -> tuple[dict[int, dict[str, Any]], bool]:
-        """Current folders with paths, and whether the walk saw everything."""
-        root_id = self.identity.root_folder_id  # None: a workspace without folders
-        paths: dict[int, str] = {root_id: "Home"}
-        current: dict[int, dict[str, Any]] = {}
-        complete = True
-
-        def forbidden(folder: dict[str, Any], error: WorkatoError) -> None:
-            nonlocal complete
-            complete = False
-            self.forbidden_folder_ids.add(folder["id"])
-            path = paths.get(folder["id"], folder["name"])
-            self._issue(
-                "folder_not_visible",
-                path,
-                f"folder '{path.removeprefix('Home/')}' is not visible to this API client: add "
-                "its project to the client's scope (Workspace admin > API clients)",
-            )
-
-        selection = self.options.selection.folders
-
-        excluded_paths: dict[int, str] = {}
-
-        def excluded(folder: dict[str, Any]) -> bool:
-            path = f"{paths.get(folder['parent_id'], 'Home')}/{folder['name']}"
-            if selection.excludes(folder["id"], path):
-                self.excluded_folder_ids.add(folder["id"])
-                excluded_paths[folder["id"]] = path
-                return True
-            return False
-
-        root_selected = selection.includes(root_id, "Home")
-        self.selected_folder_ids = {root_id} if root_selected else set()
-        for folder in self.client.walk_folders(skip=excluded, on_error=forbidden):
-            parent_path = paths.get(folder["parent_id"], "Home")
-            path = paths[folder["id"]] = f"{parent_path}/{folder['name']}"
-            if folder["parent_id"] in self.selected_folder_ids or (
-                selection.include and selection.includes(folder["id"], path)
-            ):
-                self.selected_folder_ids.add(folder["id"])
-            current[folder["id"]] = {**self._row(folder), "path": path}
-            if len(current) % 100 == 0:
-                self.progress("folders", 0, len(current))
-        self.progress("folders", 0, len(current))
-        self._warn_unmatched_includes({**paths, **excluded_paths})
-        # Folders below a forbidden one cannot be seen; keep their stored sub-tree too.
-        stored = self.previous.table("folders")
-        frontier = set(self.forbidden_folder_ids)
-        while frontier:
-            children = {i for i, row in stored.items() if row.get("parent_id") in frontier}
-            frontier = children - self.forbidden_folder_ids
-            self.forbidden_folder_ids |= children
-        return current, complete
-
-    def _warn_unmatched_includes(self, seen: dict[int | None, str]) -> None:
-        """An include rule that names no folder is most likely misspelt: say so."""
-        selection = self.options.selection.folders
-        for rule in selection.include:
-            if any(selection.named_by(rule, folder_id, path) for folder_id, path in seen.items()):
-                continue
-            named = f"folder id {rule}" if isinstance(rule, int) else repr(rule)
-            self._issue(
-                "folder_rule_unmatched",
-                f"sync.folders.include {named}",
-                f"sync.folders.include: {named} matches no folder this API client can see; "
-                "check its spelling and case (paths look like 'Home/Sales/Quote to Cash')",
-            )
-
-    def _folders_needed(self) -> bool:
-        """Whether this sync must walk the folder tree (always, except a daily sync that
-        met no folder it does not know and was told of no deleted folder)."""
-        if (
-            self.options.full_refresh
-            or self.options.confirmed_deletions.get("folders")
-            or self.options.selection.folders.active
-            or not self.previous.active("folders")
-        ):
-            return True
-        known = set(self.previous.active("folders")) | {self.identity.root_folder_id}
-        used = {r.get("folder_id") for r in self._recipes[0].values()}
-        used |= {c.get("folder_id") for c in self._connections[0].values()}
-        return not used <= known
-
-    def folder_rows(self) -> list[dict[str, Any]]:
-        # The tree may have been walked already to judge vanished recipes or connections.
-        if "_folders" not in self.__dict__ and not self._folders_needed():
-            self.progress("folders", 0, 0)
-            return []
-        current, complete = self._folders
-        # Excluded sub-trees were never listed: their stored folders are out of scope.
-        out_of_scope = self._excluded_subtree
-        # The row's hash covers the folder item and its path, so a parent rename moves it.
-        for row in current.values():
-            row["content_hash"] = content_hash({**row, "content_hash": None})
-        return self._diff(
-            "folders", current, complete, in_scope=lambda row: row["id"] not in out_of_scope
-        )
-
-    @cached_property
-    def _excluded_subtree(self) -> set[int]:
-        """Excluded folders and every stored folder below them (after the walk)."""
-        self._walk_folders()
-        stored = self.previous.table("folders")
-        found = set(self.excluded_folder_ids)
-        frontier = set(found)
-        while frontier:
-            frontier = {i for i, r in stored.items() if r.get("parent_id") in frontier} - found
-            found |= frontier
-        return found
-
     # ------------------------------------------------------------------ projects
     def project_rows(self) -> list[dict[str, Any]]:
         current = {p["id"]: self._row(p) for p in self.client.list_projects()}
@@ -397,273 +255,6 @@ class WorkspaceSync(HeldDeletions):
             self._protected_folders(),
             in_scope=self._connection_selected,
         )
-
-    def _protected_folders(self) -> set[int]:
-        if self._folders_needed():
-            self._walk_folders()
-        return self.forbidden_folder_ids
-
-    def _walk_folders(self) -> None:
-        """Walk the folder tree once; it tells forbidden, excluded and selected folders."""
-        _ = self._folders
-
-    # ------------------------------------------------------------------ recipes
-    def _on_page(self, stage: str) -> Callable[[int, int], None]:
-        seen = 0
-
-        def report(page: int, items: int) -> None:
-            nonlocal seen
-            seen += items
-            self.progress(stage, page, seen)
-
-        return report
-
-    @cached_property
-    def _recipes(self) -> tuple[dict[int, dict[str, Any]], bool]:
-        """Every current recipe as a row with code, and whether the listing was complete."""
-        stored = self.previous.active("recipes")
-        if self.options.full_refresh or not stored:
-            return self._list_recipes_with_code(), True
-        listed = {
-            r["id"]: r
-            for r in self._iter_recipes(
-                exclude_code=True, on_page=self._on_page("recipes (status listing)")
-            )
-        }
-        cursor = max(
-            (as_datetime(r.get("updated_at")) for r in stored.values() if r.get("updated_at")),
-            default=None,
-        )
-        changed: dict[int, dict[str, Any]] = {}
-        if cursor is not None:
-            since = cursor - self.options.overlap
-            changed = {
-                r["id"]: r
-                for r in self._iter_recipes(
-                    updated_after=format_api_time(since),
-                    on_page=self._on_page("recipes (changed since last sync)"),
-                )
-            }
-        items: dict[int, dict[str, Any]] = {}
-        missing: list[int] = []
-        for recipe_id, item in listed.items():
-            fresh = changed.get(recipe_id)
-            if fresh is not None and as_datetime(fresh["updated_at"]) >= as_datetime(
-                item["updated_at"]
-            ):
-                items[recipe_id] = fresh
-                continue
-            before = stored.get(recipe_id) or self.previous.table("recipes").get(recipe_id)
-            if (
-                before is not None
-                and before.get("code") is not None
-                and as_datetime(before.get("updated_at")) == as_datetime(item["updated_at"])
-            ):
-                items[recipe_id] = {**item, "code": before["code"]}
-            else:
-                missing.append(recipe_id)
-        for recipe_id, fresh in changed.items():
-            items.setdefault(recipe_id, fresh)  # created between the two listings
-        if len(missing) > self.options.refetch_limit:
-            log.info("%d recipes lack code in the warehouse: listing all with code", len(missing))
-            return self._list_recipes_with_code(), True
-        for recipe_id in missing:
-            try:
-                items[recipe_id] = self.client.get_recipe(recipe_id)
-            except (WorkatoNotFoundError, WorkatoAccessDeniedError):
-                continue  # deleted or hidden since the listing: it is not current
-        return {i: self._row(item) for i, item in items.items()}, True
-
-    def _list_recipes_with_code(self) -> dict[int, dict[str, Any]]:
-        return {r["id"]: self._row(r) for r in self._iter_recipes(on_page=self._on_page("recipes"))}
-
-    def _listing_folders(self) -> list[int | None]:
-        """The folder_id filters to list recipes with: every selected folder when the
-        selection names folders to include (nothing else is requested), else one listing."""
-        selection = self.options.selection.folders
-        if not selection.include:
-            return [None]
-        self._walk_folders()
-        return sorted(self.selected_folder_ids or ())
-
-    def _recipe_selected(self, recipe: dict[str, Any]) -> bool:
-        if self.options.selection.running_only and not recipe.get("running"):
-            return False
-        if not self.options.selection.folders.active:
-            return True
-        self._walk_folders()
-        folder_id = recipe.get("folder_id")
-        selected = folder_id in (self.selected_folder_ids or set())
-        return selected and folder_id not in self._excluded_subtree
-
-    def _iter_recipes(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        running = True if self.options.selection.running_only else None
-        for folder_id in self._listing_folders():
-            try:
-                for recipe in self.client.iter_recipes(
-                    folder_id=folder_id, running=running, **kwargs
-                ):
-                    if self._recipe_selected(recipe):
-                        yield recipe
-            except (WorkatoAccessDeniedError, WorkatoNotFoundError) as error:
-                if folder_id is None:
-                    raise
-                self.forbidden_folder_ids.add(folder_id)
-                self._issue(
-                    "folder_not_visible",
-                    str(folder_id),
-                    f"recipes of folder {folder_id} could not be listed ({error.status}): add "
-                    "its project to the API client's scope",
-                )
-
-    @cached_property
-    def _recipe_rows(self) -> list[dict[str, Any]]:
-        current, complete = self._recipes
-        selection = self.options.selection
-        if selection.running_only:
-            # A recipe missing from a running-only listing was stopped or deleted: this sync
-            # cannot tell which, so it leaves it as it was.
-            gone = [
-                i for i, r in self.previous.active("recipes").items()
-                if i not in current and self._in_folder_scope(r)
-            ]  # fmt: skip
-            if gone:
-                self._issue(
-                    "not_running",
-                    "recipes",
-                    f"{len(gone)} recipes are no longer listed as running (stopped or deleted) "
-                    "and were left as they were: sync with recipes: all to tell which",
-                    severity="info",
-                )
-            complete = False
-        return self._diff(
-            "recipes",
-            current,
-            complete,
-            self._protected_folders(),
-            in_scope=self._in_folder_scope,
-        )
-
-    def _in_folder_scope(self, row: dict[str, Any]) -> bool:
-        if not self.options.selection.folders.active:
-            return True
-        return self._recipe_selected({**row, "running": True})
-
-    def recipe_rows(self) -> list[dict[str, Any]]:
-        return self._recipe_rows
-
-    def _recipes_to_parse(self) -> Iterator[dict[str, Any]]:
-        """Recipes whose parsed rows must be (re)built, and deleted ones to clear.
-
-        Daily: a recipe whose ``code`` or ``config`` changed (a connection swap changes only
-        ``config``, addendum §6), or that came back after a deletion. A full refresh
-        re-derives every current recipe and clears the parsed rows of every deleted one, so
-        nothing stale survives it."""
-        stored = self.previous.table("recipes")
-        emitted = {row["id"]: row for row in self._recipe_rows}
-        if self.options.full_refresh:
-            rows = {**self._recipes[0], **emitted}
-            for recipe_id, row in stored.items():
-                if recipe_id not in rows and row.get("deleted_at") is not None:
-                    rows[recipe_id] = row
-            yield from rows.values()
-            return
-        for row in emitted.values():
-            before = stored.get(row["id"])
-            if (
-                row.get("deleted_at") is None
-                and before is not None
-                and before.get("deleted_at") is None
-                and before.get("code") == row.get("code")
-                and before.get("config") == row.get("config")
-            ):
-                continue
-            yield row
-
-    @cached_property
-    def _parsed(self) -> dict[str, list[dict[str, Any]]]:
-        """Steps, config connections and parse errors of every recipe that needs them
-        (see :meth:`_recipes_to_parse`)."""
-        steps: list[dict[str, Any]] = []
-        connections: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        parsed_count = 0
-        for row in self._recipes_to_parse():
-            key = {"workspace": self.workspace, "recipe_id": row["id"]}
-            if row.get("deleted_at") is not None:
-                # A deleted recipe's parsed rows describe nothing current: clear them.
-                steps.append({**key, "number": -1, "_cleared": True})
-                connections.append({**key, "position": -1, "_cleared": True})
-                if row["id"] in self.previous.recipe_error_ids:
-                    errors.append({**key, "error": None, "excerpt": None, "_cleared": True})
-                continue
-            try:
-                parsed = parse_recipe(row, self.options.access_overrides)
-            except RecipeParseError as error:
-                errors.append({**key, "error": error.message, "excerpt": error.excerpt})
-                # Clear the recipe's old steps and connections: they describe code that is gone.
-                steps.append({**key, "number": -1, "_cleared": True})
-                connections.append({**key, "position": -1, "_cleared": True})
-                continue
-            parsed_count += 1
-            if row["id"] in self.previous.recipe_error_ids:
-                errors.append({**key, "error": None, "excerpt": None, "_cleared": True})
-            for step in parsed.steps:
-                steps.append(
-                    {
-                        **key,
-                        "number": step.number,
-                        "parent_number": step.parent_number,
-                        "depth": step.depth,
-                        "keyword": step.keyword,
-                        "provider": step.provider,
-                        "application": step.application,
-                        "action_name": step.action_name,
-                        "alias": step.alias,
-                        "skipped": step.skipped,
-                        "protected": step.protected,
-                        "in_catch": step.in_catch,
-                        "connection_id": as_int(step.connection_id),
-                        "reference_kind": step.reference_kind,
-                        "reference": step.reference,
-                        "reference_name": step.reference_name,
-                        "resolved": step.resolved,
-                        "reference_raw": step.reference_raw,
-                        "access": step.access,
-                        "http_method": step.http_method,
-                        "access_reason": step.access_reason,
-                    }
-                )
-            for position, connection in enumerate(parsed.connections):
-                connections.append(
-                    {
-                        **key,
-                        "position": position,
-                        "provider": connection.provider,
-                        "application": connection.application,
-                        "connection_id": as_int(connection.connection_id),
-                    }
-                )
-        self.progress("recipe steps", 0, len(steps))
-        if errors:
-            failed = sum(1 for e in errors if not e.get("_cleared"))
-            if failed:
-                self._issue(
-                    "recipe_parse_errors",
-                    "recipes",
-                    f"{failed} recipe(s) could not be parsed; see workato_raw.recipe_errors",
-                )
-        log.info("parsed %d changed recipes", parsed_count)
-        return {"steps": steps, "connections": connections, "errors": errors}
-
-    def recipe_step_rows(self) -> list[dict[str, Any]]:
-        return self._parsed["steps"]
-
-    def recipe_connection_rows(self) -> list[dict[str, Any]]:
-        return self._parsed["connections"]
-
-    def recipe_error_rows(self) -> list[dict[str, Any]]:
-        return self._parsed["errors"]
 
     # ------------------------------------------------------------------ issues and plan
     def issue_rows(self) -> list[dict[str, Any]]:

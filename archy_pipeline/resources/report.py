@@ -13,7 +13,7 @@ from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.settings import ConfigError, WorkspaceSettings, read_environment
 from archy_pipeline.settings.variables import REPORT_DIR_ENV_VAR, EnvironmentVariables
 from archy_pipeline.settings.workato import workato_host
-from archy_pipeline.workato.client import WorkatoError
+from archy_pipeline.workato.errors import WorkatoError
 
 __all__ = ["REPORT_DIR_ENV_VAR", "ReportResource"]
 

@@ -165,7 +165,7 @@ def http_url_problem(value: Any) -> str | None:
 
 
 def data_center_problem(value: Any) -> str | None:
-    from archy_pipeline.workato.client import DATA_CENTERS
+    from archy_pipeline.workato.transport import DATA_CENTERS
 
     if isinstance(value, str) and value.strip().lower() in DATA_CENTERS:
         return None

@@ -62,7 +62,7 @@ def workato_host(
     Raises:
         ConfigError: an invalid host, in one line naming the setting.
     """
-    from archy_pipeline.workato.client import resolve_base_url
+    from archy_pipeline.workato.transport import resolve_base_url
 
     overrides = overrides or WorkatoOverrides()
     where = workspace.where

@@ -22,11 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from archy_pipeline.workato.client import (
-    WorkatoAccessDeniedError,
-    WorkatoAuthenticationError,
-    WorkatoClient,
-)
+from archy_pipeline.workato.client import WorkatoClient
+from archy_pipeline.workato.errors import WorkatoAccessDeniedError, WorkatoAuthenticationError
 
 #: Requests per workspace per poll: the family allows 60 a minute, shared with syncs.
 MAX_PAGES_PER_POLL = 3
