@@ -378,6 +378,44 @@ def test_persistently_truncated_json_is_reported(simulator):
             list(client.iter_recipes())
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("text/html; charset=utf-8", b"<!DOCTYPE html><html><body>Sign in</body></html>"),
+     ("application/octet-stream", b"  <html><title>Portal</title></html>")],
+)  # fmt: skip
+def test_a_host_answering_a_web_page_is_one_error_without_retries(content_type, body):
+    """A 200 with an HTML page is not JSON cut off by a proxy: retrying cannot help."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_address[1]}/api"
+        with WorkatoClient(SECRET_TOKEN, base_url=base_url, backoff_seconds=0.01) as client:
+            with pytest.raises(WorkatoResponseError, match="with a web page") as error:
+                client.me()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "not Workato's JSON API: check the data center / base URL" in str(error.value)
+    assert len(hits) == 1, "no retry"
+
+
 def test_token_revoked_mid_sync_stops_with_an_authentication_error(simulator):
     sim = simulator(workspace_with_recipes(350))
     sim.inject("revoke_token", "/api/recipes", after=2)

@@ -218,6 +218,15 @@ class WorkatoSession:
             try:
                 return response.json()
             except ValueError:
+                if _looks_like_a_page(response):  # no retry makes a web page the API
+                    raise WorkatoResponseError(
+                        f"{self.host} answered {where} with a web page "
+                        f"({response.headers.get('Content-Type') or 'no content type'}), "
+                        "not Workato's JSON API: check the data center / base URL setting "
+                        "(a sign-in page, a proxy's or a captive portal's page answers here).",
+                        status=status,
+                        path=path,
+                    ) from None
                 raise Transient(
                     WorkatoResponseError(
                         f"Workato answered {where} with a body that is not complete JSON "
@@ -325,3 +334,11 @@ def _gave_up(failure: Transient, attempts: int, elapsed: float) -> WorkatoError:
 def _safe_text(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text[:200]
+
+
+def _looks_like_a_page(response: httpx.Response) -> bool:
+    """An HTML (or XML) document rather than JSON that was cut off on the way."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if kind in {"text/html", "application/xhtml+xml", "text/xml", "application/xml"}:
+        return True
+    return response.content.lstrip()[:1] == b"<"
