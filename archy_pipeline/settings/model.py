@@ -35,9 +35,9 @@ Example::
     schedules: {daily: "0 2 * * *", weekly: "0 4 * * 0", timezone: UTC}
 
 ``systems:``, ``mapping:``, ``analysis:`` and ``notifications:`` are documented in
-docs/configuration.md. The mapping, analysis and notify modules still turn those sections into
-their own types; they get them from here, already validated (:meth:`ArchySettings.mapping_input`
-and its siblings).
+docs/configuration.md. The mapping, analysis and notify modules turn those sections into their
+own types: mapping gets the validated models; analysis and notify still get plain data
+(:meth:`ArchySettings.analysis_input` and its sibling).
 """
 
 from __future__ import annotations
@@ -448,11 +448,6 @@ class ArchySettings(Section):
     def access_overrides(self) -> dict[str, str]:
         """``access.overrides``: ``{"<provider>/<action>": "read"|"write"}``."""
         return dict(self.access.overrides)
-
-    def mapping_input(self) -> dict[str, Any]:
-        """``systems:`` and ``mapping:`` as written (validated), for
-        :func:`archy_pipeline.mapping.parse_mapping_config`."""
-        return self.model_dump(mode="json", exclude_unset=True, include={"systems", "mapping"})
 
     def analysis_input(self) -> dict[str, Any] | None:
         """``analysis:`` (validated), for :func:`archy_pipeline.analysis.parse_thresholds`."""
