@@ -259,7 +259,10 @@ notifications:
     assert (jira.application, jira.folder, jira.tags) == (("jira",), ("Home/IT*",), ("finance",))
     assert mapping.fuzzy_threshold == 90.0
 
-    assert parse_thresholds(settings.analysis_input()) == parse_thresholds(raw["analysis"])
+    thresholds = parse_thresholds(settings.analysis)
+    assert thresholds == dataclasses.replace(Thresholds(), inactive_days=10, failure_ratio=0.3)
+    assert isinstance(thresholds.inactive_days, int)
+
     env = {"SMTP_USER": "archy", "ARCHY_WEBHOOK_URL": "https://hooks.example/x"}
     handed = parse_notify_settings(settings.notifications_input(), env)
     assert handed == parse_notify_settings(raw["notifications"], env)
@@ -272,18 +275,10 @@ def test_analysis_settings_are_the_thresholds_with_their_defaults():
     assert AnalysisSettings().model_dump() == dataclasses.asdict(Thresholds())
 
 
-#: Sections those modules refuse (their own tests' cases): the model refuses each too. (The
-#: ``systems:`` and ``mapping:`` cases are test_mapping.py's, through the model.)
+#: Sections the notify module refuses (its own tests' cases): the model refuses each too. (The
+#: ``systems:``, ``mapping:`` and ``analysis:`` cases are test_mapping.py's and
+#: test_analysis.py's, through the model.)
 REFUSED = [
-    {"analysis": {"failure_rate": 0.2}},
-    {"analysis": {"inactive_days": "30"}},
-    {"analysis": {"inactive_days": True}},
-    {"analysis": {"inactive_days": 2.5}},
-    {"analysis": {"failure_ratio": 1.5}},
-    {"analysis": {"complexity_percentile": 120}},
-    {"analysis": {"coupling_top_n": 0}},
-    {"analysis": {"stopped_days": -1}},
-    {"analysis": ["inactive_days"]},
     {"notifications": {"email": {"host": "h", "tls": "tls", "sender": "a@b.c",
                                  "recipients": ["d@e.f"]}}},
     {"notifications": {"email": {"host": "h", "sender": "a@b.c", "recipients": "d@e.f"}}},
@@ -306,13 +301,10 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("data", REFUSED, ids=lambda data: yaml.safe_dump(data, width=200)[:60])
-def test_the_model_refuses_what_analysis_and_notify_refuse(data):
+def test_the_model_refuses_what_notify_refuses(data):
     key = next(iter(data))
     with pytest.raises(ConfigError):
-        if key == "analysis":
-            parse_thresholds(data["analysis"])
-        else:
-            parse_notify_settings(data["notifications"], {})
+        parse_notify_settings(data["notifications"], {})
     with pytest.raises(ConfigError) as info:
         parse_settings(data)
     assert str(info.value).startswith(f"archy.yaml: {key}")

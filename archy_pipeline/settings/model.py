@@ -36,8 +36,8 @@ Example::
 
 ``systems:``, ``mapping:``, ``analysis:`` and ``notifications:`` are documented in
 docs/configuration.md. The mapping, analysis and notify modules turn those sections into their
-own types: mapping gets the validated models; analysis and notify still get plain data
-(:meth:`ArchySettings.analysis_input` and its sibling).
+own types: mapping and analysis get the validated models; notify still gets plain data
+(:meth:`ArchySettings.notifications_input`).
 """
 
 from __future__ import annotations
@@ -448,12 +448,6 @@ class ArchySettings(Section):
     def access_overrides(self) -> dict[str, str]:
         """``access.overrides``: ``{"<provider>/<action>": "read"|"write"}``."""
         return dict(self.access.overrides)
-
-    def analysis_input(self) -> dict[str, Any] | None:
-        """``analysis:`` (validated), for :func:`archy_pipeline.analysis.parse_thresholds`."""
-        if "analysis" not in self.model_fields_set:
-            return None
-        return self.analysis.model_dump(mode="json", exclude_unset=True)
 
     def notifications_input(self) -> dict[str, Any] | None:
         """``notifications:`` as written (validated), for
