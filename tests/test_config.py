@@ -178,7 +178,7 @@ def test_empty_sections_are_their_defaults():
     assert config.workspaces[0].sync.recipes == "all"
     assert config.schedules.daily == "0 2 * * *"
     assert config.analysis == AnalysisSettings()
-    assert config.notifications_input() is None
+    assert config.notifications is None
     assert parse_settings(None).names == ["Main Workspace"]
 
 

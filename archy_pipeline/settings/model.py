@@ -35,9 +35,9 @@ Example::
     schedules: {daily: "0 2 * * *", weekly: "0 4 * * 0", timezone: UTC}
 
 ``systems:``, ``mapping:``, ``analysis:`` and ``notifications:`` are documented in
-docs/configuration.md. The mapping, analysis and notify modules turn those sections into their
-own types: mapping and analysis get the validated models; notify still gets plain data
-(:meth:`ArchySettings.notifications_input`).
+docs/configuration.md (their models are in :mod:`archy_pipeline.settings.sections`). The
+mapping, analysis and notify packages turn those validated sections into their own types and
+check nothing again.
 """
 
 from __future__ import annotations
@@ -448,10 +448,3 @@ class ArchySettings(Section):
     def access_overrides(self) -> dict[str, str]:
         """``access.overrides``: ``{"<provider>/<action>": "read"|"write"}``."""
         return dict(self.access.overrides)
-
-    def notifications_input(self) -> dict[str, Any] | None:
-        """``notifications:`` as written (validated), for
-        :func:`archy_pipeline.notify.parse_notify_settings`; None: notifications are off."""
-        if self.notifications is None:
-            return None
-        return self.notifications.model_dump(mode="json", exclude_unset=True)
