@@ -297,37 +297,29 @@ ALLOWED = ("archy_pipeline/settings/", "archy_pipeline/resources/", "archy_pipel
 #: Names that read archy.yaml or the environment.
 READERS = {"load_config", "load_settings", "config_path", "read_environment", "getenv",
            "environ", "putenv", "load_notify_settings", "load_schedule_settings"}  # fmt: skip
-#: The re-export of ``config_path`` in ``archy_pipeline.config``, left for its deletion.
-PENDING = {("archy_pipeline/config.py", "<import>")}  # fmt: skip
 
 
-def _reads(tree: ast.AST) -> list[tuple[int, str, str]]:
-    """``(line, what, enclosing function)`` for each read of settings outside the layer."""
-    found: list[tuple[int, str, str]] = []
+def _reads(tree: ast.AST) -> list[tuple[int, str]]:
+    """``(line, what)`` for each read of settings outside the layer, in source order."""
+    found: list[tuple[int, str]] = []
 
-    def visit(node: ast.AST, function: str) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            function = node.name
-        if isinstance(node, ast.ImportFrom) and node.module in (
-            "os",
-            "archy_pipeline.config",
-            "archy_pipeline.settings",
-        ):
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.ImportFrom) and node.module in ("os", "archy_pipeline.settings"):
             for alias in node.names:
                 if alias.name in READERS:
-                    found.append((node.lineno, f"import of {alias.name}", "<import>"))
+                    found.append((node.lineno, f"import of {alias.name}"))
         elif isinstance(node, ast.Attribute) and node.attr in READERS:
-            found.append((node.lineno, ast.unparse(node), function))
+            found.append((node.lineno, ast.unparse(node)))
         elif isinstance(node, ast.Name) and node.id in READERS:
-            found.append((node.lineno, node.id, function))
+            found.append((node.lineno, node.id))
         elif isinstance(node, ast.Call) and any(
             isinstance(a, ast.Constant) and a.value == "archy.yaml" for a in node.args
         ):
-            found.append((node.lineno, ast.unparse(node), function))
+            found.append((node.lineno, ast.unparse(node)))
         for child in ast.iter_child_nodes(node):
-            visit(child, function)
+            visit(child)
 
-    visit(tree, "<module>")
+    visit(tree)
     return found
 
 
@@ -335,11 +327,9 @@ def test_no_module_below_the_resources_reads_archy_yaml_or_the_environment():
     offences = []
     for path in sorted((ROOT / "archy_pipeline").rglob("*.py")):
         name = path.relative_to(ROOT).as_posix()
-        if name.startswith(ALLOWED):
-            continue
-        for line, what, function in _reads(ast.parse(path.read_text(), name)):
-            if not any(name.startswith(p) and function == f for p, f in PENDING):
-                offences.append(f"{name}:{line}: {what}")
+        if not name.startswith(ALLOWED):
+            tree = ast.parse(path.read_text(), name)
+            offences += [f"{name}:{line}: {what}" for line, what in _reads(tree)]
     assert offences == [], "settings must come from the resources: " + "; ".join(offences)
 
 
@@ -348,6 +338,6 @@ def test_the_one_way_check_finds_what_it_looks_for():
         "import os\nfrom os import getenv\n"
         "def f():\n    return os.environ.get('X'), open('archy.yaml'), load_config()\n"
     )
-    assert [(line, what) for line, what, _ in _reads(tree)] == [
+    assert _reads(tree) == [
         (2, "import of getenv"), (4, "os.environ"), (4, "open('archy.yaml')"), (4, "load_config"),
     ]  # fmt: skip
