@@ -8,7 +8,6 @@ protected/in_catch; integration_systems roles; step counts; connection recipe co
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,7 +36,7 @@ from archy_pipeline.analysis import (
     priority_key,
     ranking_tables,
 )
-from archy_pipeline.config import ConfigError
+from archy_pipeline.settings import ConfigError, parse_settings
 from archy_pipeline.workato.vocabulary import classify_step
 
 NOW = datetime(2025, 6, 20, 12, 0, tzinfo=timezone.utc)
@@ -1305,45 +1304,53 @@ def test_a_catch_whose_only_stop_ends_the_job_successfully_swallows_the_error():
 # ---------------------------------------------------------------------- thresholds
 
 
+def thresholds_of(analysis: object) -> Thresholds:
+    """The thresholds an archy.yaml with this ``analysis:`` section gives a run."""
+    return parse_thresholds(parse_settings({"analysis": analysis}).analysis)
+
+
 def test_thresholds_defaults_and_overrides():
-    assert parse_thresholds(None) == Thresholds()
-    assert parse_thresholds({}) == Thresholds()
-    parsed = parse_thresholds({"failure_ratio": 0.3, "inactive_days": 10, "task_count_high": 5e6})
+    assert thresholds_of(None) == Thresholds()
+    assert thresholds_of({}) == Thresholds()
+    parsed = thresholds_of({"failure_ratio": 0.3, "inactive_days": 10, "task_count_high": 5e6})
     assert parsed == replace(
         Thresholds(), failure_ratio=0.3, inactive_days=10, task_count_high=5_000_000
     )
     assert isinstance(parsed.task_count_high, int)
-    assert parse_thresholds({"rollup_min_recipes": 0}).rollup_min_recipes == 0
+    assert thresholds_of({"rollup_min_recipes": 0}).rollup_min_recipes == 0
     assert Thresholds().rollup_min_recipes == 5
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        pytest.param({"failure_rate": 0.2}, "analysis.failure_rate is not a setting; allowed: "
+        pytest.param({"failure_rate": 0.2}, "analysis: unknown key failure_rate; allowed: "
                      "inactive_days, stopped_days", id="unknown-key"),
-        pytest.param({"inactive_days": "30"}, "analysis.inactive_days must be an integer",
-                     id="text"),
-        pytest.param({"inactive_days": True}, "analysis.inactive_days must be an integer",
-                     id="boolean"),
-        pytest.param({"inactive_days": 2.5}, "analysis.inactive_days must be an integer",
-                     id="fraction-for-an-integer"),
-        pytest.param({"failure_ratio": 1.5}, "analysis.failure_ratio must be from 0 to 1",
-                     id="ratio-above-one"),
-        pytest.param({"complexity_percentile": 120},
-                     "analysis.complexity_percentile must be from 0 to 100", id="percentile"),
-        pytest.param({"coupling_top_n": 0}, "analysis.coupling_top_n must be at least 1",
-                     id="zero-top-n"),
-        pytest.param({"stopped_days": -1}, "analysis.stopped_days must be at least 0",
+        pytest.param({"inactive_days": "30"}, "analysis.inactive_days: must be an integer, "
+                     "not '30'", id="text"),
+        pytest.param({"inactive_days": True}, "analysis.inactive_days: must be an integer, "
+                     "not True", id="boolean"),
+        pytest.param({"inactive_days": 2.5}, "analysis.inactive_days: must be an integer, "
+                     "not 2.5", id="fraction-for-an-integer"),
+        pytest.param({"failure_ratio": 1.5}, "analysis.failure_ratio: must be a number from 0 "
+                     "to 1, not 1.5", id="ratio-above-one"),
+        pytest.param({"complexity_percentile": 120}, "analysis.complexity_percentile: must be "
+                     "a number from 0 to 100, not 120", id="percentile"),
+        pytest.param({"coupling_top_n": 0}, "analysis.coupling_top_n: must be at least 1, "
+                     "not 0", id="zero-top-n"),
+        pytest.param({"stopped_days": -1}, "analysis.stopped_days: must be at least 0, not -1",
                      id="negative"),
         pytest.param({"rollup_min_recipes": -1},
-                     "analysis.rollup_min_recipes must be at least 0", id="negative-roll-up"),
-        pytest.param(["inactive_days"], "analysis must be a mapping", id="not-a-mapping"),
+                     "analysis.rollup_min_recipes: must be at least 0, not -1",
+                     id="negative-roll-up"),
+        pytest.param(["inactive_days"], "analysis: must be a mapping (key: value), not a list",
+                     id="not-a-mapping"),
     ],
 )  # fmt: skip
-def test_threshold_errors_name_the_key_and_what_is_allowed(data, message):
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        parse_thresholds(data)
+def test_threshold_errors_name_the_key_path_and_what_is_allowed(data, message):
+    with pytest.raises(ConfigError) as error:
+        thresholds_of(data)
+    assert str(error.value).startswith(f"archy.yaml: {message}")
 
 
 def test_input_frames_must_have_the_columns():

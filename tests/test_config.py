@@ -15,6 +15,7 @@ from archy_pipeline.settings import (
     read_environment,
     workato_target,
 )
+from archy_pipeline.settings.sections import AnalysisSettings
 
 
 @pytest.mark.parametrize(
@@ -176,8 +177,8 @@ def test_empty_sections_are_their_defaults():
     config = parse_settings({"sync": None, "mapping": None, "analysis": None, "schedules": None})
     assert config.workspaces[0].sync.recipes == "all"
     assert config.schedules.daily == "0 2 * * *"
-    assert config.analysis_input() is None
-    assert config.notifications_input() is None
+    assert config.analysis == AnalysisSettings()
+    assert config.notifications is None
     assert parse_settings(None).names == ["Main Workspace"]
 
 

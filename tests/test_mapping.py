@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archy_pipeline.config import ConfigError, environment_of
 from archy_pipeline.mapping import (
     BUILTIN_PROVIDERS,
     GENERIC_PROVIDERS,
     ConnectionInfo,
+    ManualLink,
     MappingConfig,
     System,
     SystemMapping,
@@ -25,6 +25,7 @@ from archy_pipeline.mapping import (
     normalise_provider,
     parse_mapping_config,
 )
+from archy_pipeline.settings import ConfigError, environment_of, parse_settings
 from tests.support import report_figure
 
 EVAL_CSV = Path(__file__).parent / "fixtures" / "mapping_eval.csv"
@@ -60,8 +61,10 @@ def map_one(connection: ConnectionInfo, catalogue, config: MappingConfig | None 
     return row
 
 
-def config_of(text: str, catalogue=None) -> MappingConfig:
-    return parse_mapping_config(yaml.safe_load(text), catalogue=catalogue)
+def config_of(text: str) -> MappingConfig:
+    """The mapping config of an archy.yaml, read as a run reads it: through the settings
+    model (which refuses what is invalid, naming the key path)."""
+    return parse_mapping_config(parse_settings(yaml.safe_load(text)))
 
 
 # ---------------------------------------------------------------------- catalogue
@@ -424,8 +427,7 @@ def test_rules(catalogue, connection, system_id, words):
             - {application: jira, folder: "IT*", system: jira-service-management}
             - {tags: [finance], application: rest, system: coupa}
             - {application: "*_connector_*", folder: "Home/Sandbox*", reject: true}
-        """,
-        catalogue,
+        """
     )
     row = map_one(connection, catalogue, config)
     assert row.system_id == system_id, row.reason
@@ -506,7 +508,7 @@ def test_default_catalogue_and_mapping_input(catalogue):
 def test_parse_full_example(catalogue):
     config = config_of(
         """
-        workspaces: [{name: Main Workspace}]      # other sections are ignored here
+        workspaces: [{name: Main Workspace}]      # the whole file is validated
         systems:
           - id: sfdc-sales
             name: Salesforce CRM (Sales)
@@ -525,8 +527,7 @@ def test_parse_full_example(catalogue):
             - {application: jira, folder: "Home/IT*", system: jira-service-management}
             - {tags: [finance], application: rest, system: coupa}
           fuzzy_threshold: 90
-        """,
-        catalogue,
+        """
     )
     (system,) = config.systems
     assert system.source == "user" and system.providers == ("salesforce",)
@@ -534,60 +535,87 @@ def test_parse_full_example(catalogue):
     assert [link.reject for link in config.links] == [False, False, True]
     assert config.rules[1].folder == ("Home/IT*",) and config.rules[2].tags == ("finance",)
     assert config.fuzzy_threshold == 90
-    assert parse_mapping_config(None) == MappingConfig()
-    assert parse_mapping_config({}) == MappingConfig()
+    assert config.rules[0].pattern is not None and config.rules[0].pattern.search("HR-Payroll")
+    assert parse_mapping_config(parse_settings(None)) == MappingConfig()
+    assert parse_mapping_config(parse_settings({"mapping": None})) == MappingConfig()
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("systems: {id: x}", "systems must be a list"),
-        ("systems: [{name: X}]", "systems[0].id is required"),
-        ("systems: [{id: Bad Id, name: X}]", "systems[0].id is required: a slug"),
-        ("systems: [{id: x}]", "systems[0].name is required"),
-        ("systems: [{id: x, name: X, colour: red}]", "unknown key(s) colour; allowed: aliases"),
+        ("systems: {id: x}", "systems: must be a list, not a mapping"),
+        ("systems: [{name: X}]", "systems[0].id: is required"),
+        ("systems: [{id: Bad Id, name: X}]", "systems[0].id: must be a slug of lowercase letters"),
+        ("systems: [{id: x}]", "systems[0].name: is required"),
         (
-            "systems: [{id: x, name: X, aliases: 3}]",
-            "systems[0].aliases must be a string or a list",
+            "systems: [{id: x, name: X, colour: red}]",
+            "systems[0]: unknown key colour; allowed: id, name, vendor",
         ),
-        ("systems: [{id: x, name: X}, {id: x, name: Y}]", "system ids must be unique: x"),
-        ("mapping: [1]", "mapping must be a mapping"),
-        ("mapping: {link: []}", "unknown key(s) link; allowed: fuzzy_threshold, links, rules"),
-        ("mapping: {links: [{system: x}]}", "links[0] needs connection_id or connection"),
-        ("mapping: {links: [{connection_id: '5', system: x}]}", "connection_id must be an integer"),
-        ("mapping: {links: [{connection_id: 5}]}", "links[0].system is required"),
+        ("systems: [{id: x, name: X, aliases: 3}]", "systems[0].aliases[0]: must be a string"),
+        ("systems: [{id: x, name: X}, {id: x, name: Y}]", "systems: system ids must be unique: x"),
+        ("mapping: [1]", "mapping: must be a mapping (key: value), not a list"),
+        (
+            "mapping: {link: []}",
+            "mapping: unknown key link; allowed: links, rules, fuzzy_threshold",
+        ),
+        ("mapping: {links: [{system: x}]}", "mapping.links[0]: needs connection_id or connection"),
+        (
+            "mapping: {links: [{connection_id: '5', system: x}]}",
+            "mapping.links[0].connection_id: must be an integer, not '5'",
+        ),
+        ("mapping: {links: [{connection_id: 5}]}", "mapping.links[0]: system is required"),
         (
             "mapping: {links: [{connection_id: 5, system: x, reject: true}]}",
-            "either system or reject: true, not both",
+            "mapping.links[0]: give either system or reject: true, not both",
         ),
         (
             "mapping: {links: [{connection_id: 5, reject: yes please}]}",
-            "reject must be true or false",
+            "mapping.links[0].reject: must be true or false, not 'yes please'",
         ),
         (
             "mapping: {links: [{connection_id: 5, reject: true}, {connection_id: 5, system: x}]}",
-            "mapping.links[1] names the same connection as mapping.links[0]",
+            "mapping.links: links[1] names the same connection as links[0]",
         ),
-        ("mapping: {rules: [{system: netsuite}]}", "rules[0] needs at least one condition"),
-        ("mapping: {rules: [{name: '(oops', system: x}]}", "invalid regular expression '(oops'"),
-        ("mapping: {rules: [{name: x, system: x, when: y}]}", "unknown key(s) when; allowed:"),
-        ("mapping: {rules: [{tags: finance}]}", "rules[0].system is required"),
-        ("mapping: {fuzzy_threshold: 10}", "fuzzy_threshold must be from 50 to 100"),
-        ("mapping: {fuzzy_threshold: high}", "fuzzy_threshold must be a number"),
-        ("mapping: {links: [{connection_id: 5, system: nope}]}", "'nope' is not a known system id"),
-        ("mapping: {rules: [{name: x, system: nope}]}", "mapping.rules[0].system 'nope'"),
+        (
+            "mapping: {rules: [{system: netsuite}]}",
+            "mapping.rules[0]: needs at least one condition",
+        ),
+        (
+            "mapping: {rules: [{name: '(oops', system: x}]}",
+            "mapping.rules[0].name: '(oops' is not a valid regular expression",
+        ),
+        (
+            "mapping: {rules: [{name: x, system: x, when: y}]}",
+            "mapping.rules[0]: unknown key when; allowed:",
+        ),
+        ("mapping: {rules: [{tags: finance}]}", "mapping.rules[0]: system is required"),
+        (
+            "mapping: {fuzzy_threshold: 10}",
+            "mapping.fuzzy_threshold: must be a number from 50 to 100, not 10",
+        ),
+        ("mapping: {fuzzy_threshold: high}", "mapping.fuzzy_threshold: must be a number"),
+        (
+            "mapping: {links: [{connection_id: 5, system: nope}]}",
+            "mapping.links[0].system: 'nope' is not a known system id",
+        ),
+        (
+            "mapping: {rules: [{name: x, system: nope}]}",
+            "mapping.rules[0].system: 'nope' is not a known system id",
+        ),
     ],
 )
-def test_config_errors(catalogue, text, message):
+def test_config_errors_name_the_key_path(text, message):
     with pytest.raises(ConfigError) as error:
-        config_of(text, catalogue)
-    assert message in str(error.value)
-    assert str(error.value).startswith("archy.yaml")
+        config_of(text)
+    assert str(error.value).startswith(f"archy.yaml: {message}")
+    assert "\n" not in str(error.value)
 
 
 def test_unknown_system_ids_are_caught_when_mapping(catalogue):
-    config = config_of("mapping: {links: [{connection_id: 5, system: nope}]}")  # no catalogue
-    with pytest.raises(ConfigError, match="not a known system id"):
+    """A config made in code (not read from archy.yaml) is checked against the catalogue
+    ``map_connections`` gets."""
+    config = MappingConfig(links=(ManualLink(0, connection_id=5, system="nope"),))
+    with pytest.raises(ConfigError, match=r"mapping\.links\[0\]\.system 'nope' is not a known"):
         map_connections([conn("X", "rest", 5)], catalogue, config)
 
 

@@ -24,7 +24,6 @@ from aiosmtpd.smtp import AuthResult
 from pydantic import SecretStr
 
 from archy_pipeline import notify
-from archy_pipeline.config import ConfigError
 from archy_pipeline.notify import (
     EVENT_TYPES,
     DeliveryResult,
@@ -34,10 +33,10 @@ from archy_pipeline.notify import (
     WebhookSettings,
     build_digest,
     failure_notice,
-    load_notify_settings,
     parse_notify_settings,
     send,
 )
+from archy_pipeline.settings import ConfigError, load_settings, parse_settings, read_environment
 
 USER = "archy-bot"
 PASSWORD = "pw-Zq8xK3-distinctive-7741"  # distinctive, so any leak is found
@@ -153,6 +152,13 @@ def receiver() -> Iterator[Callable[..., SimpleNamespace]]:
         server.server_close()
 
 
+def _notify(section: Any, env: dict[str, str]) -> NotifySettings:
+    """What a run gets from an archy.yaml with this ``notifications:`` section in the
+    environment ``env``: the section validated by the settings model, then the secrets."""
+    archy = parse_settings({"notifications": section})
+    return parse_notify_settings(archy.notifications, read_environment(env), source=archy.source)
+
+
 def _email(port: int, login: bool = True, **kwargs: Any) -> NotifySettings:
     """Email settings for a loopback server; with ``login`` the user and password are set."""
     data: dict[str, Any] = {
@@ -164,11 +170,11 @@ def _email(port: int, login: bool = True, **kwargs: Any) -> NotifySettings:
         **kwargs,
     }
     env = {"ARCHY_SMTP_USER": USER, "ARCHY_SMTP_PASSWORD": PASSWORD} if login else {}
-    return parse_notify_settings({"email": data}, env)
+    return _notify({"email": data}, env)
 
 
 def _webhook(url: str) -> NotifySettings:
-    return parse_notify_settings({"webhook": {}}, {"ARCHY_WEBHOOK_URL": url})
+    return _notify({"webhook": {}}, {"ARCHY_WEBHOOK_URL": url})
 
 
 def _our_log_text(caplog: pytest.LogCaptureFixture) -> str:
@@ -244,7 +250,7 @@ def digest() -> Digest:
 
 def test_nothing_configured_means_notifications_off():
     for data in (None, {}):
-        settings = parse_notify_settings(data, {})
+        settings = _notify(data, {})
         assert settings == NotifySettings()
         assert not settings.enabled
     assert send(failure_notice("W", "job", "run", "boom", None), NotifySettings()) == []
@@ -252,7 +258,7 @@ def test_nothing_configured_means_notifications_off():
 
 def test_email_defaults_and_secrets_from_the_named_variables():
     env = {"ARCHY_SMTP_USER": USER, "ARCHY_SMTP_PASSWORD": PASSWORD}
-    settings = parse_notify_settings(
+    settings = _notify(
         {
             "email": {
                 "host": "smtp.acme.example",
@@ -287,7 +293,7 @@ def test_env_var_names_port_by_tls_and_host_override():
         "HOOK": "https://hooks.example/x/y",
         "ARCHY_SMTP_HOST": "mx.env",
     }
-    settings = parse_notify_settings(
+    settings = _notify(
         {
             "email": {
                 "host": "smtp.acme.example",
@@ -312,7 +318,7 @@ def test_env_var_names_port_by_tls_and_host_override():
     assert settings.webhook.target == "https://hooks.example"
     assert "/x/y" not in repr(settings)
     assert settings.on == ("new_recipe", "sync_error")  # in digest order
-    none = parse_notify_settings(
+    none = _notify(
         {"email": {"host": "h", "tls": "none", "sender": "a@b.c", "recipients": ["d@e.f"]}}, {}
     )
     assert none.email is not None and none.email.port == 25
@@ -323,48 +329,54 @@ def test_env_var_names_port_by_tls_and_host_override():
     [
         pytest.param(
             {"email": {"host": "h", "tls": "tls", "sender": "a@b.c", "recipients": ["d@e.f"]}},
-            "notifications.email.tls must be one of none, starttls, ssl, not 'tls'",
+            "notifications.email.tls: must be one of none, starttls, ssl, not 'tls'",
             id="bad-tls",
         ),
         pytest.param(
             {"email": {"host": "h", "sender": "a@b.c", "recipients": "d@e.f"}},
-            "notifications.email.recipients must be a non-empty list",
+            "notifications.email.recipients: must be a non-empty list",
             id="recipients-not-a-list",
         ),
         pytest.param(
             {"email": {"host": "h", "sender": "a@b.c", "recipients": []}},
-            "notifications.email.recipients must be a non-empty list",
+            "notifications.email.recipients: must be a non-empty list",
             id="no-recipients",
         ),
         pytest.param(
             {"email": {"host": "h", "sender": "nobody", "recipients": ["d@e.f"]}},
-            "notifications.email.sender must be an email address",
+            "notifications.email.sender: must be an email address",
             id="bad-sender",
         ),
         pytest.param(
             {"email": {"sender": "a@b.c", "recipients": ["d@e.f"]}},
-            "notifications.email.host must be the SMTP server's host name (or set ARCHY_SMTP_HOST)",
+            "notifications.email.host: is required (the SMTP server's host name), "
+            "or set ARCHY_SMTP_HOST",
             id="no-host",
         ),
         pytest.param(
             {"email": {"host": "h", "port": "587x", "sender": "a@b.c", "recipients": ["d@e.f"]}},
-            "notifications.email.port must be a port number from 1 to 65535",
+            "notifications.email.port: must be a port number from 1 to 65535, not '587x'",
             id="bad-port",
         ),
         pytest.param(
+            {"email": {"host": "h", "port": None, "sender": "a@b.c", "recipients": ["d@e.f"]}},
+            "notifications.email.port: must be a port number from 1 to 65535, not None",
+            id="empty-port",
+        ),
+        pytest.param(
             {"email": {"host": "h", "sender": "a@b.c", "recipients": ["d@e.f"], "password": "x"}},
-            "notifications.email: unknown key(s) password; allowed: host, password_env, port, "
-            "recipients, sender, tls, username_env",
+            "notifications.email: unknown key password; allowed: host, port, tls, "
+            "username_env, password_env, sender, recipients",
             id="unknown-email-key",
         ),
         pytest.param(
             {"slack": {}},
-            "notifications: unknown key(s) slack; allowed: email, on, webhook",
+            "notifications: unknown key slack; allowed: email, webhook, on",
             id="unknown-key",
         ),
         pytest.param(
             {"webhook": {"url": "https://hooks.example/x"}},
-            "notifications.webhook: unknown key(s) url; allowed: url_env",
+            "notifications.webhook: unknown key url; allowed: url_env",
             id="unknown-webhook-key",
         ),
         pytest.param(
@@ -372,25 +384,57 @@ def test_env_var_names_port_by_tls_and_host_override():
             "notifications.on: 'recipe_renamed' not an event type; allowed: new_recipe,",
             id="unknown-event-type",
         ),
-        pytest.param({"on": "new_recipe"}, "notifications.on must be a list", id="on-not-list"),
-        pytest.param({"email": ["x"]}, "notifications.email must be a mapping", id="not-mapping"),
+        pytest.param({"on": "new_recipe"}, "notifications.on: must be a list", id="on-not-list"),
+        pytest.param(
+            {True: ["new_recipe"], "on": ["sync_error"]},
+            "notifications: 'on' is given twice",
+            id="on-twice",
+        ),
+        pytest.param({"email": ["x"]}, "notifications.email: must be a mapping", id="not-mapping"),
     ],
 )
-def test_invalid_settings_name_the_key_and_what_is_allowed(section, message):
+def test_invalid_settings_name_the_key_path_and_what_is_allowed(section, message):
     with pytest.raises(ConfigError) as caught:
-        parse_notify_settings(section, {})
-    assert message in str(caught.value)
-    assert str(caught.value).startswith("archy.yaml: notifications")
+        _notify(section, {})
+    assert str(caught.value).startswith(f"archy.yaml: {message}")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param(
+            {"ARCHY_SMTP_PORT": "25x"},
+            "environment: ARCHY_SMTP_PORT: must be a port number from 1 to 65535, not '25x'",
+            id="port",
+        ),
+        pytest.param(
+            {"ARCHY_SMTP_PORT": "70000"},
+            "environment: ARCHY_SMTP_PORT: must be a port number from 1 to 65535, not '70000'",
+            id="port-range",
+        ),
+        pytest.param(
+            {"ARCHY_SMTP_HOST": "smtp acme"},
+            "environment: ARCHY_SMTP_HOST: must be the SMTP server's host name",
+            id="host",
+        ),
+    ],
+)
+def test_invalid_smtp_variables_are_refused_naming_the_variable(env, message):
+    """What a sensor tick meets when the environment, not archy.yaml, is wrong."""
+    section = {"email": {"host": "h", "sender": "a@b.c", "recipients": ["d@e.f"]}}
+    with pytest.raises(ConfigError) as caught:
+        _notify(section, env)
+    assert str(caught.value) == message
 
 
 def test_a_secret_pasted_instead_of_a_variable_name_is_not_echoed():
     pasted = "https://hooks.slack.com/services/T1/B2/pastedSecret99"
     with pytest.raises(ConfigError) as caught:
-        parse_notify_settings({"webhook": {"url_env": pasted}}, {})
+        _notify({"webhook": {"url_env": pasted}}, {})
     assert "NAME of an environment variable" in str(caught.value)
     assert "pastedSecret99" not in str(caught.value)
     with pytest.raises(ConfigError) as caught:
-        parse_notify_settings(
+        _notify(
             {"email": {"host": "h", "sender": "a@b.c", "recipients": ["d@e.f"],
                        "password_env": PASSWORD}},
             {},
@@ -398,19 +442,24 @@ def test_a_secret_pasted_instead_of_a_variable_name_is_not_echoed():
     _assert_no_password(str(caught.value))
 
 
-def test_load_notify_settings_reads_the_section_of_archy_yaml(tmp_path: Path, monkeypatch):
+def test_the_section_and_its_secrets_are_read_as_a_run_reads_them(tmp_path: Path, monkeypatch):
     config = tmp_path / "archy.yaml"
     config.write_text(
         "workspaces:\n  - name: Main Workspace\n"
         "notifications:\n  webhook:\n    url_env: HOOK\n  on: [sync_error]\n"
     )
-    monkeypatch.setenv("ARCHY_CONFIG", str(config))
-    settings = load_notify_settings(env={"HOOK": "https://hooks.example/abc"})
+    env = read_environment({"HOOK": "https://hooks.example/abc"})
+    archy = load_settings(config, env)
+    settings = parse_notify_settings(archy.notifications, env, source=archy.source)
     assert settings.webhook is not None and settings.on == ("sync_error",)
-    assert load_notify_settings(tmp_path / "missing.yaml") == NotifySettings()
+    assert settings.webhook.url.get_secret_value() == "https://hooks.example/abc"
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no archy.yaml: notifications are off
+    archy = load_settings(variables=read_environment({}))
+    assert parse_notify_settings(archy.notifications, env) == NotifySettings()
     config.write_text("notifications:\n  email:\n    tls: maybe\n")
-    with pytest.raises(ConfigError, match=r"archy\.yaml: notifications\.email\.tls"):
-        load_notify_settings()
+    with pytest.raises(ConfigError, match=r"archy\.yaml: notifications\.email\.tls: must be one"):
+        load_settings(config, env)
 
 
 # ---------------------------------------------------------------------- digests
@@ -623,7 +672,7 @@ def test_wrong_password_echoed_by_the_server_is_redacted(smtp_server, caplog, di
         auth_required=True,
         auth_require_tls=False,
     )
-    settings = parse_notify_settings(
+    settings = _notify(
         {"email": {"host": "127.0.0.1", "port": server.port, "tls": "none",
                    "sender": "archy@acme.example", "recipients": ["a@acme.example"]}},
         {"ARCHY_SMTP_USER": "intruder", "ARCHY_SMTP_PASSWORD": PASSWORD},
@@ -653,14 +702,14 @@ def test_smtp_unreachable_fails_quietly_without_the_password(closed_port, caplog
 
 
 def test_missing_password_or_user_is_reported_per_delivery(closed_port, digest):
-    settings = parse_notify_settings(
+    settings = _notify(
         {"email": {"host": "127.0.0.1", "port": closed_port, "sender": "a@b.c",
                    "recipients": ["d@e.f"], "username_env": "SMTP_LOGIN"}},
         {"ARCHY_SMTP_PASSWORD": PASSWORD},
     )  # fmt: skip
     [result] = send(digest, settings)
     assert not result.ok and "SMTP_LOGIN (the SMTP user) is not set" in (result.error or "")
-    settings = parse_notify_settings(
+    settings = _notify(
         {"email": {"host": "127.0.0.1", "port": closed_port, "sender": "a@b.c",
                    "recipients": ["d@e.f"]}},
         {"ARCHY_SMTP_USER": USER},
@@ -782,7 +831,7 @@ def test_webhook_connection_refused_is_retried_then_reported(closed_port, caplog
     ],
 )  # fmt: skip
 def test_webhook_url_problems_are_reported(env, error, caplog, digest):
-    [result] = send(digest, parse_notify_settings({"webhook": {}}, env))
+    [result] = send(digest, _notify({"webhook": {}}, env))
     assert not result.ok and result.error == error
     assert "zzSecret" not in caplog.text and "zzSecret" not in repr(result)
 
@@ -829,6 +878,6 @@ def test_yaml_booleans_on_and_off_are_read_as_meant():
         "email:\n  host: h\n  tls: off\n  sender: a@b.c\n  recipients: [d@e.f]\non: [new_recipe]\n"
     )
     assert True in section  # what PyYAML makes of `on:`
-    settings = parse_notify_settings(section, {})
+    settings = _notify(section, {})
     assert settings.on == ("new_recipe",)
     assert settings.email is not None and (settings.email.tls, settings.email.port) == ("none", 25)

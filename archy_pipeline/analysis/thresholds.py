@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from archy_pipeline.config import ConfigError
+if TYPE_CHECKING:
+    from archy_pipeline.settings.sections import AnalysisSettings
 
 
 @dataclass(frozen=True)
@@ -48,41 +48,7 @@ class Thresholds:
     rollup_min_recipes: int = 5
 
 
-_RATIOS = {"failure_ratio", "failure_high_ratio", "coupling_high_share"}
-_BETWEEN_0_1 = _RATIOS | {"bottleneck_min_betweenness", "similarity_threshold"}
-
-
-def parse_thresholds(data: Mapping[str, Any] | None, source: str = "archy.yaml") -> Thresholds:
-    """Validate the ``analysis:`` section of archy.yaml (pass the section, not the file).
-
-    Every key is a :class:`Thresholds` field; unknown keys and values of the wrong type or
-    range raise :class:`~archy_pipeline.config.ConfigError` naming the key and what it allows.
-    """
-    if data is None:
-        return Thresholds()
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: analysis must be a mapping of thresholds (key: value)")
-    defaults = Thresholds()
-    allowed = {f.name: f for f in fields(Thresholds)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in allowed:
-            raise ConfigError(
-                f"{source}: analysis.{key} is not a setting; allowed: {', '.join(allowed)}"
-            )
-        default = getattr(defaults, key)
-        where = f"{source}: analysis.{key}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = "an integer" if isinstance(default, int) else "a number"
-            raise ConfigError(f"{where} must be {kind}, not {value!r}")
-        if isinstance(default, int) and not float(value).is_integer():
-            raise ConfigError(f"{where} must be an integer, not {value!r}")
-        if key in _BETWEEN_0_1 and not 0 <= value <= 1:
-            raise ConfigError(f"{where} must be from 0 to 1, not {value!r}")
-        if key == "complexity_percentile" and not 0 <= value <= 100:
-            raise ConfigError(f"{where} must be from 0 to 100, not {value!r}")
-        minimum = 1 if key in {"coupling_top_n", "similarity_min_steps"} else 0
-        if value < minimum:
-            raise ConfigError(f"{where} must be at least {minimum}, not {value!r}")
-        values[key] = int(value) if isinstance(default, int) else float(value)
-    return Thresholds(**values)
+def parse_thresholds(section: AnalysisSettings) -> Thresholds:
+    """The thresholds archy.yaml's ``analysis:`` section sets (validated by the settings
+    model, which names the key path of a bad one), the defaults for the rest."""
+    return Thresholds(**section.model_dump())

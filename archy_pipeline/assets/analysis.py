@@ -172,7 +172,7 @@ def analysis_tables(
 ) -> Iterator[dg.MaterializeResult]:
     """Build the graphs, find the insights, rank, and publish every table and view."""
     archy = settings.load()
-    thresholds = parse_thresholds(archy.analysis_input(), source=archy.source)
+    thresholds = parse_thresholds(archy.analysis)
     inp = load_analysis_input(warehouse)
     graphs = build_graphs(inp)
     nodes, edges = graph_tables(graphs)

@@ -48,7 +48,7 @@ MAPPING_COLUMNS = {
 
 def _mapping_config(settings: ArchySettingsResource) -> tuple[Any, Any]:
     archy = settings.load()
-    return archy, parse_mapping_config(archy.mapping_input(), source=archy.source)
+    return archy, parse_mapping_config(archy)
 
 
 @dg.asset(

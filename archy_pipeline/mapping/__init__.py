@@ -8,14 +8,14 @@ connection into exactly one :class:`SystemMapping` row, using a catalogue of wel
 overrides from ``archy.yaml``. Connections nothing matches are listed with status ``none``:
 they are never hidden.
 
-Modules: ``model`` (the data), ``config`` (the ``systems:`` and ``mapping:`` sections of
-archy.yaml), ``catalogue`` (the shipped catalogue), ``names`` (name evidence: aliases and
-fuzzy matches), ``matching`` (the evidence order and :func:`map_connections`).
+Modules: ``model`` (the data), ``config`` (archy.yaml's validated ``systems:`` and
+``mapping:`` sections as that data), ``catalogue`` (the shipped catalogue), ``names`` (name
+evidence: aliases and fuzzy matches), ``matching`` (the evidence order and
+:func:`map_connections`).
 
 No Dagster import: pure functions over plain data.
 """
 
-from archy_pipeline.config import DEFAULT_ENVIRONMENTS
 from archy_pipeline.mapping.catalogue import load_catalogue
 from archy_pipeline.mapping.config import parse_mapping_config
 from archy_pipeline.mapping.matching import map_connections
@@ -32,6 +32,7 @@ from archy_pipeline.mapping.model import (
     merge_systems,
     normalise_provider,
 )
+from archy_pipeline.settings import DEFAULT_ENVIRONMENTS
 from archy_pipeline.workato.vocabulary import GENERIC_PROVIDERS, custom_connector_slug
 
 __all__ = [

@@ -6,10 +6,20 @@ from functools import lru_cache
 from importlib import resources
 
 import yaml
+from pydantic import ValidationError
 
-from archy_pipeline.config import ConfigError
-from archy_pipeline.mapping.config import _system, _unique_ids
 from archy_pipeline.mapping.model import System
+from archy_pipeline.settings import ConfigError
+from archy_pipeline.settings.base import Section
+from archy_pipeline.settings.errors import one_line
+from archy_pipeline.settings.sections import Systems
+
+
+class _CatalogueFile(Section):
+    """systems.yaml: its records have the shape (and rules) of archy.yaml's ``systems:``."""
+
+    version: int
+    systems: Systems
 
 
 def load_catalogue() -> list[System]:
@@ -20,11 +30,8 @@ def load_catalogue() -> list[System]:
 @lru_cache(maxsize=1)
 def _catalogue() -> tuple[System, ...]:
     text = resources.files("archy_pipeline.data").joinpath("systems.yaml").read_text("utf-8")
-    data = yaml.safe_load(text) or {}
-    where = "archy_pipeline/data/systems.yaml"
-    items = data.get("systems") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ConfigError(f"{where}: systems must be a list")
-    systems = [_system(item, f"{where}: systems[{i}]", "catalogue") for i, item in enumerate(items)]
-    _unique_ids(systems, f"{where}: systems")
-    return tuple(systems)
+    try:
+        catalogue = _CatalogueFile.model_validate(yaml.safe_load(text))
+    except ValidationError as error:
+        raise ConfigError(one_line(error, "archy_pipeline/data/systems.yaml")) from None
+    return tuple(System.from_record(record, "catalogue") for record in catalogue.systems)

@@ -1,5 +1,4 @@
-"""The ``systems:`` and ``mapping:`` sections of archy.yaml (other sections belong to
-:mod:`archy_pipeline.config`)::
+"""The ``systems:`` and ``mapping:`` sections of archy.yaml, as the matcher reads them::
 
     systems:                      # your own architecture records; they win over the catalogue
       - id: sfdc-sales            # slug: lowercase letters, digits, '.', '_' or '-'
@@ -30,257 +29,67 @@
         # workspace; then exactly one of system or reject: true
       fuzzy_threshold: 85         # 50-100; raise it for fewer fuzzy guesses
 
-Errors raise :class:`archy_pipeline.config.ConfigError` naming the key and what it allows.
+The settings model validates both sections before any run (:mod:`archy_pipeline.settings`,
+errors name the key path); this module only turns them into the matcher's types.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING
 
-from archy_pipeline.config import ConfigError
 from archy_pipeline.mapping.model import (
-    DEFAULT_FUZZY_THRESHOLD,
     ManualLink,
     MappingConfig,
     MappingRule,
     System,
-    merge_systems,
     normalise_provider,
 )
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+if TYPE_CHECKING:
+    from archy_pipeline.settings import ArchySettings
+    from archy_pipeline.settings.sections import MappingLink
+    from archy_pipeline.settings.sections import MappingRule as RuleSettings
 
 
-def parse_mapping_config(
-    data: Mapping[str, Any] | None,
-    source: str = "archy.yaml",
-    catalogue: Iterable[System] | None = None,
-) -> MappingConfig:
-    """Validate the ``systems:`` and ``mapping:`` sections of a decoded ``archy.yaml``.
-
-    Other top-level keys are left to :func:`archy_pipeline.config.parse_config`. With
-    ``catalogue``, the system ids that links and rules name are checked too (otherwise
-    :func:`map_connections` checks them).
-    """
-    if data is None:
-        return MappingConfig(source=source)
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{source} must be a mapping (key: value)")
-    raw_systems = data.get("systems")
-    systems: list[System] = []
-    if raw_systems is not None:
-        if not isinstance(raw_systems, list):
-            raise ConfigError(f"{source}: systems must be a list of systems (id, name, ...)")
-        systems = [
-            _system(item, f"{source}: systems[{i}]", "user") for i, item in enumerate(raw_systems)
-        ]
-        _unique_ids(systems, f"{source}: systems")
-    mapping = _mapping(data.get("mapping") or {}, f"{source}: mapping", _MAPPING_KEYS)
-    links = tuple(
-        _link(item, i, f"{source}: mapping.links[{i}]")
-        for i, item in enumerate(_list(mapping.get("links"), f"{source}: mapping.links"))
-    )
-    _unique_links(links, source)
-    rules = tuple(
-        _rule(item, i, f"{source}: mapping.rules[{i}]")
-        for i, item in enumerate(_list(mapping.get("rules"), f"{source}: mapping.rules"))
-    )
-    threshold = mapping.get("fuzzy_threshold", DEFAULT_FUZZY_THRESHOLD)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ConfigError(f"{source}: mapping.fuzzy_threshold must be a number from 50 to 100")
-    if not 50 <= threshold <= 100:
-        raise ConfigError(f"{source}: mapping.fuzzy_threshold must be from 50 to 100")
-    config = MappingConfig(tuple(systems), links, rules, float(threshold), source)
-    if catalogue is not None:
-        _check_references(config, merge_systems(catalogue, config.systems))
-    return config
-
-
-_SYSTEM_KEYS = {"id", "name", "vendor", "category", "providers", "aliases", "tags"}
-_MAPPING_KEYS = {"links", "rules", "fuzzy_threshold"}
-_LINK_KEYS = {"workspace", "connection_id", "connection", "system", "reject"}
-_RULE_KEYS = {"name", "application", "folder", "tags", "workspace", "system", "reject"}
-
-
-def _system(item: Any, where: str, source: Literal["catalogue", "user"]) -> System:
-    data = _mapping(item, where, _SYSTEM_KEYS)
-    system_id = data.get("id")
-    if not isinstance(system_id, str) or not _SLUG.match(system_id):
-        raise ConfigError(
-            f"{where}.id is required: a slug of lowercase letters, digits, '.', '_' or '-' "
-            f"(got {system_id!r})"
-        )
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{where}.name is required (the system's display name)")
-    providers = tuple(
-        p
-        for p in (
-            normalise_provider(x) for x in _strings(data.get("providers"), where, "providers")
-        )
-        if p
-    )
-    return System(
-        id=system_id,
-        name=name.strip(),
-        vendor=_text(data.get("vendor"), f"{where}.vendor"),
-        category=_text(data.get("category"), f"{where}.category"),
-        providers=tuple(dict.fromkeys(providers)),
-        aliases=tuple(
-            a.strip() for a in _strings(data.get("aliases"), where, "aliases") if a.strip()
-        ),
-        tags=tuple(t.strip() for t in _strings(data.get("tags"), where, "tags") if t.strip()),
-        source=source,
+def parse_mapping_config(settings: ArchySettings) -> MappingConfig:
+    """The validated ``systems:`` and ``mapping:`` sections of ``settings`` as a
+    :class:`MappingConfig`: provider ids normalised, folder globs made absolute, tags
+    lower-cased, name patterns compiled."""
+    mapping = settings.mapping
+    return MappingConfig(
+        systems=tuple(System.from_record(record, "user") for record in settings.systems),
+        links=tuple(_link(index, link) for index, link in enumerate(mapping.links)),
+        rules=tuple(_rule(index, rule) for index, rule in enumerate(mapping.rules)),
+        fuzzy_threshold=mapping.fuzzy_threshold,
+        source=settings.source,
     )
 
 
-def _link(item: Any, index: int, where: str) -> ManualLink:
-    data = _mapping(item, where, _LINK_KEYS)
-    connection_id = data.get("connection_id")
-    if connection_id is not None and (
-        isinstance(connection_id, bool) or not isinstance(connection_id, int)
-    ):
-        raise ConfigError(f"{where}.connection_id must be an integer (the connection's id)")
-    connection = data.get("connection")
-    if connection is not None and (not isinstance(connection, str) or not connection.strip()):
-        raise ConfigError(f"{where}.connection must be the connection's name (a string)")
-    if connection_id is None and connection is None:
-        raise ConfigError(
-            f"{where} needs connection_id or connection (the connection's name) to say which "
-            "connection it links"
-        )
-    workspace = data.get("workspace")
-    if workspace is not None and not isinstance(workspace, str):
-        raise ConfigError(f"{where}.workspace must be a workspace name (a string)")
-    system, reject = _target(data, where)
+def _link(index: int, link: MappingLink) -> ManualLink:
     return ManualLink(
-        index, workspace, connection_id, connection.strip() if connection else None, system, reject
+        index=index,
+        workspace=link.workspace,
+        connection_id=link.connection_id,
+        connection=link.connection,
+        system=link.system.strip() if link.system is not None else None,
+        reject=link.reject,
     )
 
 
-def _rule(item: Any, index: int, where: str) -> MappingRule:
-    data = _mapping(item, where, _RULE_KEYS)
-    if not any(data.get(k) for k in ("name", "application", "folder", "tags")):
-        raise ConfigError(
-            f"{where} needs at least one condition: name (regex), application, folder or tags"
-        )
-    pattern = None
-    name = data.get("name")
-    if name is not None:
-        if not isinstance(name, str):
-            raise ConfigError(f"{where}.name must be a regular expression (a string)")
-        try:
-            pattern = re.compile(name)
-        except re.error as error:
-            raise ConfigError(
-                f"{where}.name: invalid regular expression {name!r}: {error}"
-            ) from None
+def _rule(index: int, rule: RuleSettings) -> MappingRule:
     folders = []
-    for glob in _strings(data.get("folder"), where, "folder"):
+    for glob in rule.folder:
         glob = glob.strip().rstrip("/")
         folders.append(glob if glob.startswith("Home") else f"Home/{glob.lstrip('/')}")
-    workspace = data.get("workspace")
-    if workspace is not None and not isinstance(workspace, str):
-        raise ConfigError(f"{where}.workspace must be a workspace name (a string)")
-    system, reject = _target(data, where)
     return MappingRule(
         index=index,
-        system=system,
-        reject=reject,
-        name=name,
-        application=tuple(
-            g
-            for g in (
-                normalise_provider(x)
-                for x in _strings(data.get("application"), where, "application")
-            )
-            if g
-        ),
+        system=rule.system.strip() if rule.system is not None else None,
+        reject=rule.reject,
+        name=rule.name,
+        application=tuple(p for p in map(normalise_provider, rule.application) if p),
         folder=tuple(folders),
-        tags=tuple(t.lower() for t in _strings(data.get("tags"), where, "tags")),
-        workspace=workspace,
-        pattern=pattern,
+        tags=tuple(t.lower() for t in rule.tags),
+        workspace=rule.workspace,
+        pattern=re.compile(rule.name) if rule.name is not None else None,
     )
-
-
-def _target(data: Mapping[str, Any], where: str) -> tuple[str | None, bool]:
-    system, reject = data.get("system"), data.get("reject", False)
-    if not isinstance(reject, bool):
-        raise ConfigError(f"{where}.reject must be true or false")
-    if reject and system is not None:
-        raise ConfigError(f"{where}: give either system or reject: true, not both")
-    if not reject and (not isinstance(system, str) or not system.strip()):
-        raise ConfigError(
-            f"{where}.system is required: a system id from systems: or the catalogue "
-            "(or reject: true to never map the connection)"
-        )
-    return (system.strip() if isinstance(system, str) else None), reject
-
-
-def _unique_ids(systems: Sequence[System], where: str) -> None:
-    ids = [s.id for s in systems]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise ConfigError(f"{where}: system ids must be unique: {', '.join(duplicates)}")
-
-
-def _unique_links(links: Sequence[ManualLink], source: str) -> None:
-    seen: dict[tuple[Any, ...], ManualLink] = {}
-    for link in links:
-        key = (link.workspace, link.connection_id, (link.connection or "").casefold())
-        if key in seen:
-            raise ConfigError(
-                f"{source}: {link.label} names the same connection as {seen[key].label}; "
-                "keep one link per connection"
-            )
-        seen[key] = link
-
-
-def _check_references(config: MappingConfig, systems: Mapping[str, System]) -> None:
-    for item in (*config.links, *config.rules):
-        if item.system is not None and item.system not in systems:
-            label = item.label
-            known = ", ".join(sorted(systems)[:12])
-            raise ConfigError(
-                f"{config.source}: {label}.system {item.system!r} is not a known system id; "
-                f"use an id from systems: or the catalogue (e.g. {known}, ...)"
-            )
-
-
-def _mapping(item: Any, where: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(item, Mapping):
-        raise ConfigError(f"{where} must be a mapping (key: value)")
-    unknown = sorted(set(map(str, item)) - allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-    return item
-
-
-def _list(item: Any, where: str) -> list[Any]:
-    if item is None:
-        return []
-    if not isinstance(item, list):
-        raise ConfigError(f"{where} must be a list")
-    return item
-
-
-def _strings(item: Any, where: str, key: str) -> list[str]:
-    if item is None:
-        return []
-    if isinstance(item, str):
-        return [item]
-    if not isinstance(item, list) or not all(isinstance(x, str) for x in item):
-        raise ConfigError(f"{where}.{key} must be a string or a list of strings")
-    return item
-
-
-def _text(item: Any, where: str) -> str:
-    if item is None:
-        return ""
-    if not isinstance(item, str):
-        raise ConfigError(f"{where} must be a string")
-    return item.strip()

@@ -30,9 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from archy_pipeline.config import DEFAULT_ENVIRONMENTS, environment_of
 from archy_pipeline.mapping.catalogue import load_catalogue
-from archy_pipeline.mapping.config import _check_references
 from archy_pipeline.mapping.model import (
     ConnectionInfo,
     ManualLink,
@@ -46,6 +44,7 @@ from archy_pipeline.mapping.model import (
     normalise_provider,
 )
 from archy_pipeline.mapping.names import _Hit, _Matcher, _words
+from archy_pipeline.settings import DEFAULT_ENVIRONMENTS, ConfigError, environment_of
 from archy_pipeline.workato.vocabulary import GENERIC_PROVIDERS, custom_connector_slug
 
 #: Category of platform-wide systems (AWS, Azure, GCP) that yield to a service of theirs.
@@ -120,6 +119,18 @@ def map_connections(
             )
         )
     return rows
+
+
+def _check_references(config: MappingConfig, systems: Mapping[str, System]) -> None:
+    """Links and rules name known systems. The settings model checks archy.yaml against the
+    shipped catalogue; this guards a config or a catalogue made in code."""
+    for item in (*config.links, *config.rules):
+        if item.system is not None and item.system not in systems:
+            known = ", ".join(sorted(systems)[:12])
+            raise ConfigError(
+                f"{config.source}: {item.label}.system {item.system!r} is not a known system id; "
+                f"use an id from systems: or the catalogue (e.g. {known}, ...)"
+            )
 
 
 def _from_link(link: ManualLink, systems: Mapping[str, System], source: str) -> _Decision:

@@ -6,10 +6,13 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from archy_pipeline.workato.vocabulary import PLATFORM_PROVIDERS, is_platform_provider
 from archy_pipeline.workato.vocabulary import normalise_provider as _strip_secondary
+
+if TYPE_CHECKING:
+    from archy_pipeline.settings.sections import SystemRecord
 
 MatchStatus = Literal["matched", "partial", "none"]
 MatchMethod = Literal["manual", "rule", "provider", "alias", "fuzzy"]
@@ -32,6 +35,22 @@ class System:
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     source: Literal["catalogue", "user"] = "catalogue"
+
+    @classmethod
+    def from_record(cls, record: SystemRecord, source: Literal["catalogue", "user"]) -> System:
+        """A validated record (archy.yaml's ``systems:`` or the catalogue's): provider ids
+        normalised and de-duplicated, blank aliases and tags dropped."""
+        providers = (normalise_provider(p) for p in record.providers)
+        return cls(
+            id=record.id,
+            name=record.name,
+            vendor=(record.vendor or "").strip(),
+            category=(record.category or "").strip(),
+            providers=tuple(dict.fromkeys(p for p in providers if p)),
+            aliases=tuple(a.strip() for a in record.aliases if a.strip()),
+            tags=tuple(t.strip() for t in record.tags if t.strip()),
+            source=source,
+        )
 
 
 @dataclass(frozen=True)

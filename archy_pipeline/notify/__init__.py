@@ -32,7 +32,6 @@ from archy_pipeline.notify.settings import (
     EmailSettings,
     NotifySettings,
     WebhookSettings,
-    load_notify_settings,
     parse_notify_settings,
 )
 
@@ -46,7 +45,6 @@ __all__ = [
     "WebhookSettings",
     "build_digest",
     "failure_notice",
-    "load_notify_settings",
     "parse_notify_settings",
     "send",
 ]

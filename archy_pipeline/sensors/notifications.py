@@ -34,9 +34,7 @@ def run_url(settings: ArchySettingsResource, run_id: str) -> str:
 def notify_settings(settings: ArchySettingsResource) -> NotifySettings:
     """``notifications:`` (validated with the rest of archy.yaml) and its secrets."""
     archy = settings.load()
-    return parse_notify_settings(
-        archy.notifications_input(), settings.environment().as_mapping(), source=archy.source
-    )
+    return parse_notify_settings(archy.notifications, settings.environment(), source=archy.source)
 
 
 def digest_events(warehouse: WarehouseResource, since: datetime) -> dict[str, list[dict]]:

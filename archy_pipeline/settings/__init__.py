@@ -19,6 +19,7 @@ from archy_pipeline.settings.load import (
     load_settings,
     parse_settings,
     read_yaml,
+    smtp_server,
 )
 from archy_pipeline.settings.model import (
     DEFAULT_TOKEN_ENV,
@@ -56,5 +57,6 @@ __all__ = [
     "parse_settings",
     "read_environment",
     "read_yaml",
+    "smtp_server",
     "workato_target",
 ]

@@ -3,7 +3,8 @@
 :func:`load_settings` is the only reader of archy.yaml: the CLI calls it before any command
 does anything, ``definitions.py`` when the code location loads, and the settings resource when
 a run or a sensor tick starts. :func:`check_environment` then checks what archy.yaml asks of
-the environment (tokens, the SMTP host and port) before the first request.
+the environment (tokens, the SMTP host and port: :func:`smtp_server`) before the first
+request.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from pydantic import ValidationError
 
 from archy_pipeline.settings.errors import ConfigError, one_line
 from archy_pipeline.settings.model import ArchySettings
-from archy_pipeline.settings.sections import smtp_host_problem, smtp_port_problem
+from archy_pipeline.settings.sections import (
+    DEFAULT_SMTP_PORTS,
+    EmailSettings,
+    smtp_host_problem,
+    smtp_port_problem,
+)
 from archy_pipeline.settings.variables import (
     CONFIG_ENV_VAR,
     SMTP_HOST_ENV_VAR,
@@ -100,19 +106,31 @@ def check_environment(
     }
     email = settings.notifications.email if settings.notifications else None
     if email is not None:
-        port = variables.smtp_port
-        if port is not None and (not port.isdigit() or smtp_port_problem(int(port))):
-            raise ConfigError(
-                f"environment: {SMTP_PORT_ENV_VAR}: must be a port number from 1 to 65535, "
-                f"not {port!r}"
-            )
-        if variables.smtp_host is not None and smtp_host_problem(variables.smtp_host):
-            raise ConfigError(
-                f"environment: {SMTP_HOST_ENV_VAR}: must be the SMTP server's host name"
-            )
-        if email.host is None and variables.smtp_host is None:
-            raise ConfigError(
-                f"{settings.source}: notifications.email.host: is required (the SMTP server's "
-                f"host name), or set {SMTP_HOST_ENV_VAR}"
-            )
+        smtp_server(email, variables, settings.source)
     return targets
+
+
+def smtp_server(
+    email: EmailSettings, variables: EnvironmentVariables, source: str = "archy.yaml"
+) -> tuple[str, int]:
+    """The SMTP host and port: ``ARCHY_SMTP_HOST`` / ``ARCHY_SMTP_PORT`` win over
+    ``notifications.email``; the port defaults by ``tls`` (25, 587, 465).
+
+    Raises :class:`ConfigError` naming the variable, or the key when no host is given at all.
+    """
+    port = variables.smtp_port
+    if port is not None and (not port.isdigit() or smtp_port_problem(int(port))):
+        raise ConfigError(
+            f"environment: {SMTP_PORT_ENV_VAR}: must be a port number from 1 to 65535, not {port!r}"
+        )
+    if variables.smtp_host is not None and smtp_host_problem(variables.smtp_host):
+        raise ConfigError(f"environment: {SMTP_HOST_ENV_VAR}: must be the SMTP server's host name")
+    host = variables.smtp_host or email.host
+    if host is None:
+        raise ConfigError(
+            f"{source}: notifications.email.host: is required (the SMTP server's host name), "
+            f"or set {SMTP_HOST_ENV_VAR}"
+        )
+    if port is not None:
+        return host.strip(), int(port)
+    return host.strip(), DEFAULT_SMTP_PORTS[email.tls] if email.port is None else email.port

@@ -35,9 +35,9 @@ Example::
     schedules: {daily: "0 2 * * *", weekly: "0 4 * * 0", timezone: UTC}
 
 ``systems:``, ``mapping:``, ``analysis:`` and ``notifications:`` are documented in
-docs/configuration.md. The mapping, analysis and notify modules still turn those sections into
-their own types; they get them from here, already validated (:meth:`ArchySettings.mapping_input`
-and its siblings).
+docs/configuration.md (their models are in :mod:`archy_pipeline.settings.sections`). The
+mapping, analysis and notify packages turn those validated sections into their own types and
+check nothing again.
 """
 
 from __future__ import annotations
@@ -448,21 +448,3 @@ class ArchySettings(Section):
     def access_overrides(self) -> dict[str, str]:
         """``access.overrides``: ``{"<provider>/<action>": "read"|"write"}``."""
         return dict(self.access.overrides)
-
-    def mapping_input(self) -> dict[str, Any]:
-        """``systems:`` and ``mapping:`` as written (validated), for
-        :func:`archy_pipeline.mapping.parse_mapping_config`."""
-        return self.model_dump(mode="json", exclude_unset=True, include={"systems", "mapping"})
-
-    def analysis_input(self) -> dict[str, Any] | None:
-        """``analysis:`` (validated), for :func:`archy_pipeline.analysis.parse_thresholds`."""
-        if "analysis" not in self.model_fields_set:
-            return None
-        return self.analysis.model_dump(mode="json", exclude_unset=True)
-
-    def notifications_input(self) -> dict[str, Any] | None:
-        """``notifications:`` as written (validated), for
-        :func:`archy_pipeline.notify.parse_notify_settings`; None: notifications are off."""
-        if self.notifications is None:
-            return None
-        return self.notifications.model_dump(mode="json", exclude_unset=True)

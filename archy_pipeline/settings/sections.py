@@ -1,9 +1,11 @@
-"""The sections of archy.yaml that other modules still turn into their own types.
+"""The sections of archy.yaml that other packages turn into their own types.
 
-``systems:`` and ``mapping:`` (:mod:`archy_pipeline.mapping`), ``analysis:``
-(:mod:`archy_pipeline.analysis`) and ``notifications:`` (:mod:`archy_pipeline.notify`) are
-validated here, with those modules' rules and defaults, before any run; the modules then get
-them as plain data (:meth:`archy_pipeline.settings.ArchySettings.mapping_input` and siblings).
+``systems:`` and ``mapping:`` (:func:`archy_pipeline.mapping.parse_mapping_config`),
+``analysis:`` (:func:`archy_pipeline.analysis.parse_thresholds`) and ``notifications:``
+(:func:`archy_pipeline.notify.parse_notify_settings`) are validated here, with those packages'
+rules and defaults, before any run; the packages get the validated models and check nothing
+again. The shipped catalogue of systems (``archy_pipeline/data/systems.yaml``) is validated
+with :data:`Systems` too.
 """
 
 from __future__ import annotations
@@ -207,6 +209,8 @@ class AnalysisSettings(Section):
 # ---------------------------------------------------------------------- notifications
 
 TLS_MODES = ("none", "starttls", "ssl")
+#: The SMTP port when neither archy.yaml nor ``ARCHY_SMTP_PORT`` gives one, by ``tls``.
+DEFAULT_SMTP_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 SMTP_HOST_ENV = "ARCHY_SMTP_HOST"
 
 

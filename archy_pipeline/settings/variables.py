@@ -65,11 +65,6 @@ class EnvironmentVariables(BaseModel):
         value = self._values.get(name)
         return SecretStr(value) if value else None
 
-    def as_mapping(self) -> Mapping[str, str]:
-        """The snapshot as a mapping, for code that looks variables up by name itself
-        (:func:`archy_pipeline.notify.parse_notify_settings`)."""
-        return dict(self._values)
-
 
 def read_environment(environ: Mapping[str, str] | None = None) -> EnvironmentVariables:
     """One snapshot of the environment (``os.environ`` unless ``environ`` is given)."""
