@@ -2,6 +2,7 @@
 
 Commands:
     test-connection   check the Workato settings: workspace name, id and recipe count.
+    connect           store a workspace's token encrypted (after a connection test); disconnect.
     sync              run the sync job for each workspace (incremental, or --full).
     sql               query the DuckDB warehouse.
     analysts-role     PostgreSQL: a role that reads the archy schema and nothing else.
@@ -21,18 +22,22 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archy_pipeline.settings import (
     ArchySettings,
     ConfigError,
     EnvironmentVariables,
+    WorkspaceSettings,
     check_environment,
     load_settings,
     read_environment,
 )
 from archy_pipeline.settings.variables import BASE_URL_ENV_VAR, TOKEN_ENV_VAR
 from archy_pipeline.workato.errors import WorkatoError
+
+if TYPE_CHECKING:
+    from archy_pipeline.resources.workato import WorkatoResource
 
 #: The exit code of a command refused before it started: invalid archy.yaml or environment.
 SETTINGS_ERROR = 2
@@ -64,6 +69,17 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
         max_attempts=3,
         deadline_seconds=120,
     )
+    return check_connection(settings, variables, workspace, resource)
+
+
+def check_connection(
+    settings: ArchySettings,
+    variables: EnvironmentVariables,
+    workspace: WorkspaceSettings,
+    resource: WorkatoResource,
+) -> int:
+    """test-connection's check of ``workspace`` through ``resource`` (``connect`` runs it too):
+    print who the token opens; 0, or 1 with the reason."""
     check_environment(settings, variables, [workspace.name], resource.overrides())
     try:
         with resource.get_client(workspace, variables) as client:
@@ -81,6 +97,18 @@ def cmd_test_connection(args: argparse.Namespace) -> int:
         environment = f", environment {me['environment']}" if me.get("environment") else ""
         print(f"  identity:  from {identity.source}{environment} ({identity.reason})")
     return 0
+
+
+def cmd_connect(args: argparse.Namespace) -> int:
+    from archy_pipeline.credentials_cli import connect
+
+    return connect(args, *load_validated())
+
+
+def cmd_disconnect(args: argparse.Namespace) -> int:
+    from archy_pipeline.credentials_cli import disconnect
+
+    return disconnect(args, *load_validated())
 
 
 def _root_cause(error: Any) -> str:
@@ -543,6 +571,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="a workspace named in archy.yaml (default: its first, or the environment)",
     )
     test.set_defaults(func=cmd_test_connection)
+
+    connect = commands.add_parser(
+        "connect", help="test a workspace's token, then store it encrypted at rest"
+    )
+    connect.add_argument("--workspace", help="its name in archy.yaml (default: the first)")
+    connect.add_argument("--token-stdin", action="store_true", help="read one line from stdin")
+    connect.add_argument("--rotate", action="store_true", help="replace a stored token")
+    connect.add_argument("--timeout", type=float, default=30.0, help="seconds, at most 40")
+    connect.set_defaults(func=cmd_connect)
+    disconnect = commands.add_parser("disconnect", help="remove a workspace's stored token")
+    disconnect.add_argument("--workspace", help="its name (default: archy.yaml's first)")
+    disconnect.set_defaults(func=cmd_disconnect)
 
     sync = commands.add_parser(
         "sync", help="sync every workspace in archy.yaml (or one) through the sync job"

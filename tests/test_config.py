@@ -237,7 +237,8 @@ def test_a_named_token_variable_never_falls_back_to_the_default_one():
         workato_target(config.workspaces[0], variables)
     assert str(info.value) == (
         "archy.yaml: workspaces[0].token_env: environment variable EU_TOKEN is not set; set it "
-        "to the workspace's API client token (Workspace admin > API clients)"
+        "to the workspace's API client token (Workspace admin > API clients), or store the "
+        "token encrypted with `archy-pipeline connect --workspace EU`"
     )
 
 

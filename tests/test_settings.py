@@ -83,7 +83,8 @@ INVALID = [
     pytest.param(
         "workspaces:\n  - name: ACME\n    base_url: {url}\n  - name: EU\n    token_env: EU_TOKEN\n",
         "workspaces[1].token_env: environment variable EU_TOKEN is not set; set it to the "
-        "workspace's API client token (Workspace admin > API clients)",
+        "workspace's API client token (Workspace admin > API clients), or store the token "
+        "encrypted with `archy-pipeline connect --workspace EU`",
         id="missing-env-var",
     ),
     pytest.param(
@@ -170,7 +171,8 @@ def test_a_missing_token_without_a_file_names_the_variable(monkeypatch, tmp_path
     assert main(["test-connection", "--base-url", "http://127.0.0.1:9/api"]) == 2
     assert capsys.readouterr().err == (
         "environment variable WORKATO_API_TOKEN is not set; set it to the workspace's API "
-        "client token (Workspace admin > API clients)\n"
+        "client token (Workspace admin > API clients), or store the token encrypted with "
+        "`archy-pipeline connect --workspace 'Main Workspace'`\n"
     )
 
 

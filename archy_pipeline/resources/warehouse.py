@@ -11,10 +11,10 @@ import dagster as dg
 import dlt
 from pydantic import Field
 
-from archy_pipeline.settings.variables import read_environment
+from archy_pipeline.settings.variables import DEFAULT_DUCKDB_PATH, read_environment
 from archy_pipeline.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
-DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+__all__ = ["DEFAULT_DUCKDB_PATH", "WarehouseResource"]
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -15,6 +15,9 @@ CLI hand its values down. No module below them reads ``os.environ`` (a test chec
 ``ARCHY_WEBHOOK_SECRET``   the webhook receiver's shared secret (``--secret-env`` names another)
 ``ARCHY_DAGSTER_URL``      the Dagster UI that notifications link to
 ``ARCHY_SMTP_HOST``, ``ARCHY_SMTP_PORT`` and the variables ``notifications:`` names
+``ARCHY_SECRET_KEY``       the Fernet key of the stored tokens (:mod:`.credentials`)
+``ARCHY_SECRET_KEY_FILE``  a file holding that key, instead of the OS keyring or the default file
+``XDG_CONFIG_HOME``        where the default key file goes (``$HOME/.config`` when unset)
 =========================  =====================================================================
 """
 
@@ -38,6 +41,12 @@ UI_URL_ENV_VAR = "ARCHY_DAGSTER_URL"
 SMTP_HOST_ENV_VAR = "ARCHY_SMTP_HOST"
 SMTP_PORT_ENV_VAR = "ARCHY_SMTP_PORT"
 REPORT_DIR_ENV_VAR = "ARCHY_REPORT_DIR"
+SECRET_KEY_ENV_VAR = "ARCHY_SECRET_KEY"
+SECRET_KEY_FILE_ENV_VAR = "ARCHY_SECRET_KEY_FILE"
+
+#: The DuckDB file when neither the warehouse resource nor ``ARCHY_DUCKDB_PATH`` names one; its
+#: folder is the data folder (the report, the stored tokens).
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 
 
 class EnvironmentVariables(BaseModel):
@@ -57,6 +66,10 @@ class EnvironmentVariables(BaseModel):
     #: As written: archy.yaml's checks say whether it is a port number.
     smtp_port: str | None = Field(default=None, alias=SMTP_PORT_ENV_VAR)
     report_dir: str | None = Field(default=None, alias=REPORT_DIR_ENV_VAR)
+    secret_key: SecretStr | None = Field(default=None, alias=SECRET_KEY_ENV_VAR)
+    secret_key_file: str | None = Field(default=None, alias=SECRET_KEY_FILE_ENV_VAR)
+    xdg_config_home: str | None = Field(default=None, alias="XDG_CONFIG_HOME")
+    home: str | None = Field(default=None, alias="HOME")
 
     _values: dict[str, str] = PrivateAttr(default_factory=dict)
 

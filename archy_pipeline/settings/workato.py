@@ -7,12 +7,14 @@ For the host and for the token, the first of these that says something wins:
 2. the workspace's entry in archy.yaml (``base_url``, ``data_center``; for the token, the
    variable its ``token_env`` names);
 3. the environment (``WORKATO_BASE_URL``, ``WORKATO_DATA_CENTER``; ``WORKATO_API_TOKEN``);
-4. the default data center, ``us`` (there is no default token: a missing one is an error
-   naming the variable).
+4. for the host, the default data center, ``us``; for the token, the one
+   ``archy-pipeline connect`` stored encrypted for that workspace name
+   (:mod:`archy_pipeline.settings.credentials`), which is only sent to the host it was tested
+   against. Without any, a missing token is an error naming the variable and the command.
 
 Within one level ``base_url`` wins over ``data_center``. A workspace whose ``token_env`` is
-written in archy.yaml needs that variable: it never falls back to ``WORKATO_API_TOKEN``, which
-may hold another workspace's token.
+written in archy.yaml needs that variable or a stored token: it never falls back to
+``WORKATO_API_TOKEN``, which may hold another workspace's token.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from archy_pipeline.settings.base import data_center_problem, http_url_problem
+from archy_pipeline.settings.credentials import CredentialStore, connect_hint, credentials_path
 from archy_pipeline.settings.errors import ConfigError
 from archy_pipeline.settings.model import WorkspaceSettings
 from archy_pipeline.settings.variables import (
@@ -103,7 +106,7 @@ def workato_target(
     return WorkatoTarget(
         base_url=base_url,
         host_from=host_from,
-        **_token(workspace, variables, overrides),
+        **_token(workspace, variables, overrides, base_url),
     )
 
 
@@ -129,7 +132,10 @@ def checked_token(token: SecretStr, token_from: str) -> SecretStr:
 
 
 def _token(
-    workspace: WorkspaceSettings, variables: EnvironmentVariables, overrides: WorkatoOverrides
+    workspace: WorkspaceSettings,
+    variables: EnvironmentVariables,
+    overrides: WorkatoOverrides,
+    base_url: str,
 ) -> dict[str, object]:
     if overrides.api_token is not None and overrides.api_token.get_secret_value():
         token_from = "Workato resource api_token"
@@ -139,13 +145,21 @@ def _token(
     if token is not None:
         token_from = f"environment: {name}"
         return {"token": checked_token(token, token_from), "token_from": token_from}
-    fix = "set it to the workspace's API client token (Workspace admin > API clients)"
+    store = CredentialStore(credentials_path(variables))
+    token = store.token(workspace.name, base_url, variables)
+    if token is not None:
+        token_from = f"the token stored for workspace {workspace.name!r} in {store.path}"
+        return {"token": checked_token(token, token_from), "token_from": token_from}
+    set_it = "set it to the workspace's API client token (Workspace admin > API clients)"
+    store_it = f"or store the token encrypted with `{connect_hint(workspace.name)}`"
     where = workspace.where
     if where is None:
-        raise ConfigError(f"environment variable {name} is not set; {fix}")
+        raise ConfigError(f"environment variable {name} is not set; {set_it}, {store_it}")
     if "token_env" in workspace.model_fields_set:
-        raise ConfigError(f"{where}.token_env: environment variable {name} is not set; {fix}")
+        raise ConfigError(
+            f"{where}.token_env: environment variable {name} is not set; {set_it}, {store_it}"
+        )
     raise ConfigError(
-        f"{where}: environment variable {name} is not set; {fix}, or name another variable "
-        "in token_env"
+        f"{where}: environment variable {name} is not set; {set_it} or name another variable "
+        f"in token_env, {store_it}"
     )
