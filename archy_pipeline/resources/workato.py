@@ -21,8 +21,9 @@ class WorkatoResource(dg.ConfigurableResource):
     """Read-only access to Workato workspaces through the Developer API.
 
     Which workspaces exist, their hosts and the names of the variables holding their tokens
-    come from archy.yaml; tokens are read from the environment when a run starts, never stored
-    in run config or shown in the UI. ``api_token``, ``base_url`` and ``data_center`` below,
+    come from archy.yaml; tokens are read from the environment, or decrypted from what
+    ``archy-pipeline connect`` stored, when a run starts, never put in run config or shown in
+    the UI. ``api_token``, ``base_url`` and ``data_center`` below,
     when set, win over archy.yaml for every workspace (tests and one-off runs use them): the
     precedence rule is :func:`archy_pipeline.settings.workato_target`.
     """
@@ -30,7 +31,7 @@ class WorkatoResource(dg.ConfigurableResource):
     api_token: str | None = Field(
         default=None,
         description="API client token; default: the variable the workspace's token_env names "
-        "(WORKATO_API_TOKEN).",
+        "(WORKATO_API_TOKEN), then the token `archy-pipeline connect` stored.",
     )
     data_center: str | None = Field(
         default=None,
