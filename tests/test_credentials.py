@@ -8,11 +8,18 @@ backends (its ``fail`` backend is what this headless machine has anyway).
 from __future__ import annotations
 
 import base64
+import fcntl
 import gzip
 import io
+import os
+import pty
+import select
 import shutil
 import stat
+import subprocess
 import sys
+import termios
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +141,50 @@ def test_connect_from_stdin_then_a_sync_without_the_variable_uses_the_stored_tok
     assert {r.token_name for r in project.sim.requests[before:]} == {"full-access"}
     assert main(["test-connection", "--workspace", "ACME"]) == 0
     assert "recipes:   4 (2 running)" in capsys.readouterr().out
+
+
+def _read_until(fd: int, wanted: bytes, deadline: float) -> bytes:
+    seen = b""
+    while wanted not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the other end closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_the_prompt_reads_the_token_from_the_terminal_without_echoing_it(project):
+    """`connect` in a real terminal (a pty that is the process's controlling terminal)."""
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archy_pipeline.cli", "connect", "--workspace", "ACME"],
+        stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=controlling_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 60
+        prompt = _read_until(master, b"Workato API token of workspace 'ACME': ", deadline)
+        assert prompt.endswith(b"Workato API token of workspace 'ACME': "), prompt
+        os.write(master, f"{TOKEN}\n".encode())
+        shown = _read_until(master, b"encrypted with key", deadline)
+        shown += _read_until(master, b"\n", deadline)
+        assert process.wait(timeout=60) == 0, shown
+    finally:
+        process.kill()
+        os.close(master)
+    assert b"recipes:   4 (2 running)" in shown
+    assert TOKEN.encode() not in prompt + shown, "the terminal did not echo the token"
+    assert project.credentials.exists()
 
 
 def test_a_failing_connection_test_stores_nothing(project, monkeypatch, capsys):
