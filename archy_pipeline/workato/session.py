@@ -269,7 +269,8 @@ class WorkatoSession:
             return WorkatoAuthenticationError(
                 f"Workato authentication failed (401 Unauthorized) for {where}: the API token "
                 "is wrong, expired or revoked. Generate a new API client token in Workspace "
-                f"admin > API clients and update {TOKEN_ENV_VAR}.",
+                f"admin > API clients and update {TOKEN_ENV_VAR} (or the variable token_env "
+                "names), or store it with `archy-pipeline connect --rotate`.",
                 status=status,
                 path=path,
             )
