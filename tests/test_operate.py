@@ -12,6 +12,7 @@ import yaml
 
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.definitions import defs
+from archy_pipeline.partitions import add_workspaces, add_workspaces_requests
 from archy_pipeline.resources import ArchySettingsResource
 from archy_pipeline.sensors.schedules import (
     build_schedules,
@@ -145,6 +146,17 @@ def test_partitions_sensor_tick_by_tick(monkeypatch, tmp_path, instance):
     config.write_text("workspaces: [")
     broken = tick()
     assert "archy.yaml cannot be read" in broken.skip_reason.skip_message
+
+
+def test_workspace_partitions_are_added_once_in_the_order_given(instance):
+    assert add_workspaces(instance, ["US", "EU", "US"]) == ["US", "EU"]
+    assert add_workspaces(instance, ["EU", "US"]) == []
+    (request,) = add_workspaces_requests(instance, ["JP", "US", "AU", "JP"])
+    assert (request.partitions_def_name, list(request.partition_keys)) == (
+        WORKSPACES.name, ["JP", "AU"]
+    )  # fmt: skip
+    assert add_workspaces_requests(instance, ["US"]) == []
+    assert list(instance.get_dynamic_partitions(WORKSPACES.name)) == ["US", "EU"]
 
 
 def _sync_run(simulator, monkeypatch, tmp_path, instance: dg.DagsterInstance):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 
 from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.partitions import add_workspaces_requests
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.sensors.jobs import sync_job, transform_job
 from archy_pipeline.settings import ConfigError, ScheduleSettings
@@ -84,13 +85,12 @@ def workspace_partitions_sensor(
         names = settings.load().names
     except ConfigError as error:
         return dg.SensorResult(skip_reason=f"archy.yaml cannot be read: {error}")
-    known = set(context.instance.get_dynamic_partitions(WORKSPACES.name))
-    missing = [name for name in names if name not in known]
-    if not missing:
+    requests = add_workspaces_requests(context.instance, names)
+    if not requests:
         return dg.SensorResult(
             skip_reason=f"every workspace in archy.yaml has a partition ({', '.join(names)})"
         )
-    return dg.SensorResult(dynamic_partitions_requests=[WORKSPACES.build_add_request(missing)])
+    return dg.SensorResult(dynamic_partitions_requests=requests)
 
 
 @dg.run_status_sensor(
