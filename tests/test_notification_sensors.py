@@ -50,6 +50,18 @@ def setup(simulator, smtp_server, monkeypatch, tmp_path):
 
 
 def run(instance: dg.DagsterInstance, job: str, **kwargs) -> dg.ExecuteInProcessResult:
+    """A run of ``job``; "rebuild after sync" is the run the rebuild automation launches:
+    transform_job's assets in Dagster's implicit asset job, with the sensor's tags."""
+    if job == "rebuild after sync":
+        sensor = defs.resolve_sensor_def("rebuild_after_sync_sensor")
+        keys = defs.resolve_job_def("transform_job").asset_layer.selected_asset_keys
+        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance,
+            asset_selection=list(keys),
+            tags=dict(sensor.run_tags),
+            raise_on_error=False,
+            **kwargs,
+        )
     return defs.resolve_job_def(job).execute_in_process(
         instance=instance, raise_on_error=False, **kwargs
     )
@@ -66,10 +78,16 @@ def status_context(instance, result, event_type, name):
     )
 
 
-def test_a_rebuild_with_changes_sends_the_digest(setup):
+@pytest.mark.parametrize("rebuild_job", ["transform_job", "rebuild after sync"])
+def test_a_rebuild_with_changes_sends_the_digest(setup, rebuild_job):
     ws, _, mail, instance = setup
-    assert run(instance, "sync_job", partition_key=WORKSPACE).success
-    baseline = run(instance, "transform_job")
+    synced = run(instance, "sync_job", partition_key=WORKSPACE)
+    assert synced.success
+    skip = change_digest_sensor(
+        status_context(instance, synced, dg.DagsterEventType.RUN_SUCCESS, "change_digest_sensor")
+    )
+    assert "rebuilt no archy table" in skip.skip_message
+    baseline = run(instance, rebuild_job)
     assert baseline.success
     skip = change_digest_sensor(
         status_context(instance, baseline, dg.DagsterEventType.RUN_SUCCESS, "change_digest_sensor")
@@ -81,7 +99,7 @@ def test_a_rebuild_with_changes_sends_the_digest(setup):
     ws.stop_recipe(stopped.id, "trigger_errors_limit")
     ws.add_recipe("Brand new integration", simple_code("jira", "slack"))
     assert run(instance, "sync_job", partition_key=WORKSPACE).success
-    rebuild = run(instance, "transform_job")
+    rebuild = run(instance, rebuild_job)
     assert rebuild.success
 
     skip = change_digest_sensor(
@@ -113,6 +131,21 @@ def test_a_failed_sync_sends_a_notice_with_the_reason_and_a_link(setup):
     assert "sync_job" in message.message["Subject"] or "sync_job" in body
     assert f"http://dagster.acme.internal/runs/{failed.run_id}" in body
     assert WORKSPACE in body
+
+
+def test_a_failed_rebuild_after_sync_sends_a_notice(setup):
+    _, _, mail, instance = setup
+    failed = run(instance, "rebuild after sync")  # nothing synced: no raw table to read
+    assert not failed.success
+    context = status_context(
+        instance, failed, dg.DagsterEventType.RUN_FAILURE, "sync_failure_sensor"
+    ).for_run_failure()
+    skip = sync_failure_sensor(context)
+    assert "email sent" in skip.skip_message
+    (message,) = mail.messages
+    assert message.message["Subject"] == "[archy] all workspaces: sync failed (rebuild after sync)"
+    body = message.message.get_body(("plain",)).get_content()
+    assert f"http://dagster.acme.internal/runs/{failed.run_id}" in body
 
 
 def test_without_notifications_nothing_is_sent(setup, tmp_path, monkeypatch):

@@ -20,7 +20,8 @@ from archy_pipeline.notify import (
 )
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
-from archy_pipeline.sensors.jobs import sync_job, transform_job
+from archy_pipeline.sensors.automation import is_rebuild, job_label
+from archy_pipeline.sensors.jobs import sync_job
 
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
@@ -54,22 +55,27 @@ def digest_events(warehouse: WarehouseResource, since: datetime) -> dict[str, li
     return grouped
 
 
+# Both sensors watch every job of this code location and pick the runs they notify about:
+# the rebuilds the automation launches (sensors/automation.py) are runs of Dagster's implicit
+# asset job, which monitored_jobs cannot name.
 @dg.run_status_sensor(
     name="change_digest_sensor",
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[transform_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Sends the change events of each rebuild of the archy tables (email, webhook).",
+    description="Sends the change events of each rebuild of the archy tables (email, webhook): "
+    "transform_job runs and the rebuilds after syncs.",
 )
 def change_digest_sensor(
     context: dg.RunStatusSensorContext,
     warehouse: WarehouseResource,
     settings: ArchySettingsResource,
 ) -> dg.SkipReason:
+    run = context.dagster_run
+    if not is_rebuild(run):
+        return dg.SkipReason(f"run {run.run_id} of {run.job_name} rebuilt no archy table")
     notify = notify_settings(settings)
     if not notify.enabled:
         return dg.SkipReason("notifications are off (no notifications: section in archy.yaml)")
-    run = context.dagster_run
     record = context.instance.get_run_record_by_id(run.run_id)
     started = datetime.fromtimestamp(record.start_time or 0, tz=timezone.utc)
     sent = []
@@ -83,17 +89,18 @@ def change_digest_sensor(
 
 @dg.run_failure_sensor(
     name="sync_failure_sensor",
-    monitored_jobs=[sync_job, transform_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Sends a notice with the reason and a link when a sync or a rebuild fails.",
 )
 def sync_failure_sensor(
     context: dg.RunFailureSensorContext, settings: ArchySettingsResource
 ) -> dg.SkipReason:
+    run = context.dagster_run
+    if run.job_name != sync_job.name and not is_rebuild(run):
+        return dg.SkipReason(f"run {run.run_id} of {run.job_name} is neither a sync nor a rebuild")
     notify = notify_settings(settings)
     if not notify.enabled:
         return dg.SkipReason("notifications are off (no notifications: section in archy.yaml)")
-    run = context.dagster_run
     reasons = [
         event.event_specific_data.error.message.strip().splitlines()[0]
         for event in context.get_step_failure_events()
@@ -102,7 +109,7 @@ def sync_failure_sensor(
     reason = reasons[0] if reasons else (context.failure_event.message or "the run failed")
     notice = failure_notice(
         run.tags.get("dagster/partition", "all workspaces"),
-        run.job_name,
+        job_label(run),
         run.run_id,
         reason,
         run_url(settings, run.run_id),
