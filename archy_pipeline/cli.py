@@ -143,13 +143,13 @@ def run_sync(
 
     from dagster import DagsterInstance
 
-    from archy_pipeline.constants import WORKSPACES
     from archy_pipeline.definitions import defs
+    from archy_pipeline.partitions import add_workspaces
     from archy_pipeline.runs import owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(WORKSPACES.name, names)
+    add_workspaces(instance, names)
 
     def wait_for_warehouse_pool() -> None:
         # A sync killed earlier left its run holding the pool: free it, or this waits for ever.

@@ -22,13 +22,10 @@ from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
+from archy_pipeline.sensors.automation import rebuild_after_sync_sensor, with_rebuild_condition
 from archy_pipeline.sensors.jobs import sync_job, transform_job
 from archy_pipeline.sensors.notifications import change_digest_sensor, sync_failure_sensor
-from archy_pipeline.sensors.schedules import (
-    build_schedules,
-    transform_after_sync_sensor,
-    workspace_partitions_sensor,
-)
+from archy_pipeline.sensors.schedules import build_schedules, workspace_partitions_sensor
 from archy_pipeline.sensors.webhook_sensor import webhook_sensor
 from archy_pipeline.settings import load_settings, read_environment
 
@@ -37,9 +34,10 @@ def build_defs() -> dg.Definitions:
     """The definitions; raises ConfigError (one line) when archy.yaml is invalid."""
     variables = read_environment()
     archy = load_settings(variables=variables)
-    return dg.Definitions(
-        assets=[
-            workato_raw_tables,
+    # Every table transform_job builds is also rebuilt by the automation after the syncs.
+    rebuilt = dg.map_asset_specs(
+        with_rebuild_condition,
+        [
             integration_descriptions,
             systems,
             system_mappings,
@@ -48,12 +46,15 @@ def build_defs() -> dg.Definitions:
             change_events,
             architecture_report,
         ],
+    )
+    return dg.Definitions(
+        assets=[workato_raw_tables, *rebuilt],
         asset_checks=INTEGRITY_CHECKS,
         jobs=[sync_job, transform_job],
         schedules=build_schedules(archy.schedules),
         sensors=[
             workspace_partitions_sensor,
-            transform_after_sync_sensor,
+            rebuild_after_sync_sensor,
             webhook_sensor,
             activity_log_sensor,
             change_digest_sensor,

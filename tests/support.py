@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,17 @@ def materialize_sync(
         instance=instance,
         raise_on_error=raise_on_error,
     )
+
+
+def documented_columns() -> dict[str, list[str]]:
+    """``### archy.<table>`` sections of docs/tables.md and the columns their tables list."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "tables.md").read_text()
+    tables: dict[str, list[str]] = {}
+    for section in re.split(r"^### ", text, flags=re.M)[1:]:
+        header, _, body = section.partition("\n")
+        name = header.strip().strip("`")
+        tables[name] = [m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", body, flags=re.M)]
+    return tables
 
 
 #: Figures tests want shown at the end of every run (precision, recall...).

@@ -12,12 +12,10 @@ import yaml
 
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.definitions import defs
+from archy_pipeline.partitions import add_workspaces, add_workspaces_requests
 from archy_pipeline.resources import ArchySettingsResource
-from archy_pipeline.sensors.schedules import (
-    build_schedules,
-    transform_after_sync_sensor,
-    workspace_partitions_sensor,
-)
+from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.sensors.schedules import build_schedules, workspace_partitions_sensor
 from archy_pipeline.settings import ConfigError, load_settings
 from tests.support import workspace_with_recipes
 
@@ -147,6 +145,17 @@ def test_partitions_sensor_tick_by_tick(monkeypatch, tmp_path, instance):
     assert "archy.yaml cannot be read" in broken.skip_reason.skip_message
 
 
+def test_workspace_partitions_are_added_once_in_the_order_given(instance):
+    assert add_workspaces(instance, ["US", "EU", "US"]) == ["US", "EU"]
+    assert add_workspaces(instance, ["EU", "US"]) == []
+    (request,) = add_workspaces_requests(instance, ["JP", "US", "AU", "JP"])
+    assert (request.partitions_def_name, list(request.partition_keys)) == (
+        WORKSPACES.name, ["JP", "AU"]
+    )  # fmt: skip
+    assert add_workspaces_requests(instance, ["US"]) == []
+    assert list(instance.get_dynamic_partitions(WORKSPACES.name)) == ["US", "EU"]
+
+
 def _sync_run(simulator, monkeypatch, tmp_path, instance: dg.DagsterInstance):
     """Run the real sync_job on ``instance`` against the simulator; return the run."""
     sim = simulator(workspace_with_recipes(4), rate_limits=None)
@@ -162,20 +171,116 @@ def _sync_run(simulator, monkeypatch, tmp_path, instance: dg.DagsterInstance):
     return result
 
 
-def test_a_successful_sync_requests_one_transform_run(simulator, monkeypatch, tmp_path, instance):
-    result = _sync_run(simulator, monkeypatch, tmp_path, instance)
-    run = instance.get_run_by_id(result.run_id)
-    (record,) = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
-    success = record.dagster_event
-    context = dg.build_run_status_sensor_context(
-        sensor_name="transform_after_sync_sensor",
-        dagster_instance=instance,
-        dagster_run=run,
-        dagster_event=success,
+# ---------------------------------------------------------------------- rebuild after syncs
+
+
+def test_the_rebuild_automation_is_on_by_default_and_covers_transform_job():
+    sensor = defs.resolve_sensor_def("rebuild_after_sync_sensor")
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, "no toggle in the UI needed"
+    graph = defs.resolve_asset_graph()
+    rebuilt = set(defs.resolve_job_def("transform_job").asset_layer.selected_asset_keys)
+    assert sensor.asset_selection.resolve(graph) == rebuilt
+    conditioned = {k for k in graph.get_all_asset_keys() if graph.get(k).automation_condition}
+    assert conditioned == rebuilt, "every table transform_job builds, and nothing else"
+    assert "default_automation_condition_sensor" not in {s.name for s in defs.sensors or []}
+
+
+def _automation_tick(instance: dg.DagsterInstance, cursor: str | None):
+    """One evaluation of rebuild_after_sync_sensor, as the daemon runs it (same target, tags,
+    conditions); in process, since the daemon's own sensor cannot be ticked from a test."""
+    sensor = defs.resolve_sensor_def("rebuild_after_sync_sensor")
+    in_process = dg.AutomationConditionSensorDefinition(
+        "rebuild_after_sync_sensor",
+        target=sensor.asset_selection,
+        run_tags=sensor.run_tags,
+        emit_backfills=sensor.emit_backfills,
+        use_user_code_server=True,
     )
-    request = transform_after_sync_sensor(context)
-    assert request.run_key == f"transform-after-{result.run_id}", "the same sync never runs twice"
-    assert request.tags["archy/after_sync"] == result.run_id
+    context = dg.build_sensor_context(
+        instance=instance, repository_def=defs.get_repository_def(), cursor=cursor
+    )
+    data = in_process.evaluate_tick(context)
+    return list(data.run_requests or []), data.cursor
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Parameter `use_user_code_server`:dagster.BetaWarning")
+def test_syncs_finishing_together_cause_one_rebuild(simulator, monkeypatch, tmp_path, instance):
+    """Two workspaces synced and one failing between two ticks: one run rebuilds every archy
+    table (and the report) from both; a failed sync alone triggers nothing, and a sync still
+    queued holds the rebuild back until it is done."""
+    us = simulator(workspace_with_recipes(3, name="US Workspace"), rate_limits=None)
+    eu = simulator(workspace_with_recipes(5, name="EU Workspace"), rate_limits=None)
+    write_config(
+        tmp_path,
+        monkeypatch,
+        {
+            "workspaces": [
+                {"name": "US", "base_url": us.base_url, "token_env": "US_TOKEN"},
+                {"name": "EU", "base_url": eu.base_url, "token_env": "EU_TOKEN"},
+                {"name": "JP", "base_url": us.base_url, "token_env": "JP_TOKEN"},
+            ]
+        },
+    )
+    monkeypatch.setenv("US_TOKEN", us.token)
+    monkeypatch.setenv("EU_TOKEN", eu.token)
+    monkeypatch.setenv("JP_TOKEN", "revoked-token")  # every JP sync fails
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("ARCHY_REPORT_DIR", str(tmp_path / "report"))
+    # "Never" stands for a workspace whose first sync has not succeeded yet: a partition
+    # of every raw table that was never materialized (eager() would wait for it for ever).
+    instance.add_dynamic_partitions(WORKSPACES.name, ["US", "EU", "JP", "Never"])
+    sync_job = defs.resolve_job_def("sync_job")
+
+    def sync(workspace: str) -> bool:
+        return sync_job.execute_in_process(
+            instance=instance, partition_key=workspace, raise_on_error=False
+        ).success
+
+    requests, cursor = _automation_tick(instance, None)
+    assert requests == []
+
+    assert sync("US") and sync("EU")
+    assert not sync("JP")
+    requests, cursor = _automation_tick(instance, cursor)
+    (request,) = requests
+    transform_job = defs.resolve_job_def("transform_job")
+    assert set(request.asset_selection) == set(transform_job.asset_layer.selected_asset_keys)
+    assert request.tags["archy/rebuild"] == "after_sync"
+
+    rebuild = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        asset_selection=list(request.asset_selection),
+        tags=request.tags,
+    )
+    assert rebuild.success
+    built = {e.asset_key for e in rebuild.get_asset_materialization_events()}
+    assert built == set(request.asset_selection)
+    checks = rebuild.get_asset_check_evaluations()
+    assert {c.asset_check_key.name for c in checks} >= {
+        "connections_exist_check", "callees_exist_check"
+    }, "the integrity checks run with the tables"  # fmt: skip
+    _, rows = WarehouseResource().query(
+        "select workspace, count(*) from archy.integrations group by workspace order by 1"
+    )
+    assert rows == [("EU", 5), ("US", 3)]
+    assert (tmp_path / "report" / "index.html").exists()
+
+    requests, cursor = _automation_tick(instance, cursor)
+    assert requests == [], "nothing synced since the rebuild"
+
+    assert not sync("JP")
+    requests, cursor = _automation_tick(instance, cursor)
+    assert requests == [], "a failed sync records nothing to rebuild from"
+
+    queued = instance.create_run_for_job(sync_job, tags={"dagster/partition": "EU"})
+    assert sync("US")
+    requests, cursor = _automation_tick(instance, cursor)
+    assert requests == [], "the EU sync is still queued"
+    instance.report_run_canceled(queued)
+    requests, cursor = _automation_tick(instance, cursor)
+    assert len(requests) == 1
 
 
 # ---------------------------------------------------------------------- instance storage

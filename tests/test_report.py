@@ -33,11 +33,13 @@ from workato_simulator.generator import generate_workspace
 
 from archy_pipeline.assets.report import architecture_report
 from archy_pipeline.cli import main
+from archy_pipeline.report.exports import write_tables
 from archy_pipeline.report.mapdata import default_min_recipes
 from archy_pipeline.resources.report import ReportResource
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
+from archy_pipeline.warehouse import DuckDBWarehouse
 
 WORKSPACE = "Demo"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -388,6 +390,17 @@ def test_public_tables_export_as_csv_and_parquet(demo):
             assert len(parquet.fetchall()) == count, table
             csv = con.execute(f"select count(*) from read_csv('{folder / table}.csv')").fetchone()
             assert csv == (count,) or count == 0, table
+
+
+def test_the_notification_log_is_not_exported(tmp_path):
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.publish_rows("archy", "integrations", {"workspace": "varchar"}, [("W",)])
+    warehouse.append_rows(
+        "archy", "notification_deliveries", {"workspace": "varchar", "target": "varchar"},
+        [("W", "smtp.internal.example:587")],
+    )  # fmt: skip
+    written = write_tables(warehouse, "?", tmp_path / "tables", None)
+    assert sorted(path.name for path in written) == ["integrations.csv", "integrations.parquet"]
 
 
 # ---------------------------------------------------------------------- the command and the folder

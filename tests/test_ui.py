@@ -56,7 +56,7 @@ KEY_ASSETS = (
     "system_instances",
 )
 SCHEDULES = ("daily_sync_schedule", "weekly_sync_schedule")
-SENSORS = ("workspace_partitions_sensor", "transform_after_sync_sensor")
+SENSORS = ("workspace_partitions_sensor", "rebuild_after_sync_sensor")
 
 SERVER_START_SECONDS = 120
 UI_TIMEOUT_MS = 30_000

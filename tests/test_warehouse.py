@@ -3,6 +3,7 @@ shipped as .sql files."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,23 @@ def test_a_failed_publish_leaves_the_previous_table_whole(backend: Warehouse) ->
         "select table_name from information_schema.tables where table_schema = 'archy'"
     )
     assert sorted(r[0] for r in rows) == ["things"]
+
+
+def test_appended_rows_add_to_the_table_which_is_created_once(backend: Warehouse) -> None:
+    columns = {"at": "timestamp with time zone", "ok": "boolean", "note": "varchar"}
+    when = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
+    assert backend.append_rows("archy", "log", columns, [(when, True, "a")]) == 1
+    assert backend.append_rows("archy", "log", columns, []) == 0
+    assert (
+        backend.append_rows("archy", "log", columns, [(when, False, "b"), (when, True, None)]) == 2
+    )
+    rows = backend.fetch_rows("archy", "log")
+    assert [(r["ok"], r["note"]) for r in rows] == [(True, "a"), (False, "b"), (True, None)]
+    assert rows[0]["at"] == when
+    assert [name for name, _ in backend.columns("archy", "log")] == ["at", "ok", "note"]
+    with pytest.raises(Exception):  # a row that does not fit adds nothing
+        backend.append_rows("archy", "log", columns, [(when, True, "c"), (when, "no", None, 1)])
+    assert backend.count_rows("archy", "log") == 3
 
 
 def test_views_are_created_from_their_sql_files(backend: Warehouse) -> None:

@@ -205,6 +205,10 @@ def workato_raw_tables(
         share = step_access_share(warehouse, workspace.name)
         if share is not None:
             context.log.info(share.summary())
+        # Materializations are recorded only once every table's metadata is in hand: a sync
+        # that fails records none, so the rebuild after syncs (sensors/automation.py) never
+        # starts from a failed sync.
+        results: list[dg.MaterializeResult] = []
         for event in events:
             table = event.asset_key.path[-1]
             extra: dict[str, Any] = {}
@@ -226,14 +230,17 @@ def workato_raw_tables(
                     "steps_unknown": share.unknown,
                     "unknown_share": round(share.unknown_share, 4),
                 }
-            yield dg.MaterializeResult(
-                asset_key=event.asset_key,
-                metadata={
-                    **(event.metadata or {}),
-                    "dagster/row_count": warehouse.count_rows(DATASET_NAME, table, where),
-                    "rows_loaded": loaded.get(table, 0),
-                    "dagster/table_name": f"{DATASET_NAME}.{table}",
-                    **extra,
-                },
+            results.append(
+                dg.MaterializeResult(
+                    asset_key=event.asset_key,
+                    metadata={
+                        **(event.metadata or {}),
+                        "dagster/row_count": warehouse.count_rows(DATASET_NAME, table, where),
+                        "rows_loaded": loaded.get(table, 0),
+                        "dagster/table_name": f"{DATASET_NAME}.{table}",
+                        **extra,
+                    },
+                )
             )
         context.log.info(f"Requests sent to Workato by family: {dict(client.request_counts)}")
+    yield from results

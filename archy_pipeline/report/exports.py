@@ -33,6 +33,9 @@ GRAPHML = "system-map.graphml"
 INSTANCES_GRAPHML = "instances.graphml"
 BACKSTAGE = "backstage/catalog-info.yaml"
 TABLES = "tables"
+#: archy tables the report leaves out: the notification log says where messages went (mail
+#: and webhook hosts), which is about running the pipeline, not about the architecture.
+NOT_EXPORTED = frozenset({"notification_deliveries"})
 #: libyaml's emitter when PyYAML has it: the pure-Python one takes seconds per thousand recipes.
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -330,7 +333,8 @@ def write_tables(
 ) -> list[Path]:
     """``<table>.csv`` and ``<table>.parquet`` for every table and view of the ``archy``
     schema (rows of ``workspaces`` only, where the table has a workspace column), read over one
-    connection. Parquet is written by DuckDB."""
+    connection, except the notification log (:data:`NOT_EXPORTED`). Parquet is written by
+    DuckDB."""
     import duckdb
     import pandas as pd
 
@@ -344,6 +348,8 @@ def write_tables(
             ["archy"],
         )
         for (table,) in cursor.fetchall():
+            if table in NOT_EXPORTED:
+                continue
             cursor.execute(f'select * from "archy"."{table}"')
             names = [d[0] for d in cursor.description]
             frame = pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)

@@ -116,6 +116,12 @@ class WarehouseResource(dg.ConfigurableResource):
         """Replace ``schema.table`` with ``rows`` (``columns``: name to SQL type), atomically."""
         return self.backend.publish_rows(schema, table, columns, rows)
 
+    def append_rows(
+        self, schema: str, table: str, columns: dict[str, str], rows: list[tuple]
+    ) -> int:
+        """Add ``rows`` to ``schema.table``, created with ``columns`` if missing."""
+        return self.backend.append_rows(schema, table, columns, rows)
+
     def describe(self) -> str:
         """Where the data is, without credentials."""
         return self.backend.describe()

@@ -24,7 +24,7 @@ from typing import Any
 
 import dagster as dg
 
-from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.partitions import add_workspaces_requests
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.jobs import sync_job
@@ -131,10 +131,10 @@ def activity_log_sensor(
     cursor = write_cursor(states)
     if not requests:
         return dg.SensorResult(skip_reason="; ".join(notes) or "no workspace", cursor=cursor)
-    known = set(context.instance.get_dynamic_partitions(WORKSPACES.name))
-    missing = sorted({r.partition_key for r in requests} - known)
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[WORKSPACES.build_add_request(missing)] if missing else [],
+        dynamic_partitions_requests=add_workspaces_requests(
+            context.instance, sorted({r.partition_key for r in requests})
+        ),
         cursor=cursor,
     )

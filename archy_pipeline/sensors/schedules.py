@@ -1,5 +1,5 @@
-"""The pipeline runs itself: daily and weekly syncs, partitions kept in step with archy.yaml,
-and the archy tables rebuilt after each successful sync.
+"""The pipeline runs itself: daily and weekly syncs, and partitions kept in step with archy.yaml
+(the archy tables are rebuilt after the syncs by the automation in ``sensors/automation.py``).
 
 Cron strings and the time zone come from the ``schedules:`` section of archy.yaml (defaults:
 daily at 02:00, weekly on Sunday at 04:00, UTC: off-hours for most teams), which
@@ -11,8 +11,9 @@ from __future__ import annotations
 import dagster as dg
 
 from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.partitions import add_workspaces_requests
 from archy_pipeline.resources.settings import ArchySettingsResource
-from archy_pipeline.sensors.jobs import sync_job, transform_job
+from archy_pipeline.sensors.jobs import sync_job
 from archy_pipeline.settings import ConfigError, ScheduleSettings
 
 FULL_REFRESH = {"ops": {"workato_raw": {"config": {"full_refresh": True}}}}
@@ -84,26 +85,9 @@ def workspace_partitions_sensor(
         names = settings.load().names
     except ConfigError as error:
         return dg.SensorResult(skip_reason=f"archy.yaml cannot be read: {error}")
-    known = set(context.instance.get_dynamic_partitions(WORKSPACES.name))
-    missing = [name for name in names if name not in known]
-    if not missing:
+    requests = add_workspaces_requests(context.instance, names)
+    if not requests:
         return dg.SensorResult(
             skip_reason=f"every workspace in archy.yaml has a partition ({', '.join(names)})"
         )
-    return dg.SensorResult(dynamic_partitions_requests=[WORKSPACES.build_add_request(missing)])
-
-
-@dg.run_status_sensor(
-    name="transform_after_sync_sensor",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[sync_job],
-    request_job=transform_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Rebuilds the archy tables after each successful sync.",
-)
-def transform_after_sync_sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
-    run = context.dagster_run
-    return dg.RunRequest(
-        run_key=f"transform-after-{run.run_id}",
-        tags={"archy/after_sync": run.run_id},
-    )
+    return dg.SensorResult(dynamic_partitions_requests=requests)

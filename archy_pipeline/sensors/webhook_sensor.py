@@ -24,7 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from archy_pipeline.constants import WORKSPACES
+from archy_pipeline.partitions import add_workspaces_requests
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.sensors.jobs import sync_job
 from archy_pipeline.sensors.schedules import INCREMENTAL
@@ -122,10 +122,8 @@ def webhook_sensor(
             cursor=cursor,
         )
 
-    known = set(context.instance.get_dynamic_partitions(WORKSPACES.name))
-    missing = sorted(name for name in by_workspace if name not in known)
     return dg.SensorResult(
         run_requests=[_request(name, by_workspace[name]) for name in sorted(by_workspace)],
-        dynamic_partitions_requests=[WORKSPACES.build_add_request(missing)] if missing else [],
+        dynamic_partitions_requests=add_workspaces_requests(context.instance, sorted(by_workspace)),
         cursor=cursor,
     )

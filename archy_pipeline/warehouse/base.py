@@ -151,6 +151,33 @@ class Warehouse(abc.ABC):
 
         return self._publish(schema, table, build)
 
+    def append_rows(
+        self, schema: str, table: str, columns: dict[str, str], rows: list[tuple]
+    ) -> int:
+        """Add ``rows`` to ``schema.table``, creating it (``columns``: name to SQL type) if
+        missing; all rows or none. For logs that only grow, where replacing the whole table on
+        every write (as :meth:`publish_rows` does) would be wasted work. Returns rows added."""
+        column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        names = ", ".join(f'"{name}"' for name in columns)
+        values = ", ".join(self.placeholder for _ in columns)
+        with self.connect() as connection:
+            cursor = self._cursor(connection)
+            cursor.execute(f'create schema if not exists "{schema}"')
+            cursor.execute(f'create table if not exists "{schema}"."{table}" ({column_sql})')
+            self.commit_ddl(connection)
+            if not rows:
+                return 0
+            try:
+                self._begin(connection)
+                cursor.executemany(
+                    f'insert into "{schema}"."{table}" ({names}) values ({values})', rows
+                )
+                connection.commit()
+            except Exception:
+                self._rollback(connection)
+                raise
+        return len(rows)
+
     def _publish(self, schema: str, table: str, build: Callable[[Run, str], None]) -> int:
         staging = f"{table}__staging"
         with self.connect() as connection:
