@@ -52,8 +52,9 @@ test: install chromium graphviz
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The pipeline benchmark: `archy-pipeline sync` in child processes against the simulator at
-# 200 and 1,000 recipes (about 15 minutes here), bounded by --max-minutes; it rewrites its section
-# of bench/RESULTS.md and draws bench/pipeline.png. Larger workspaces, e.g.:
+# 200 and 1,000 recipes (about 20 minutes on this shared box), bounded by --max-minutes; it
+# rewrites its section of bench/RESULTS.md, bench/pipeline.png and bench/pipeline.json.
+# Larger workspaces, e.g.:
 #   make bench BENCH_ARGS="--sizes 200 1000 5000 --max-minutes 150"
 BENCH_ARGS ?=
 

@@ -43,16 +43,18 @@ def test_bench_pipeline_measures_a_sync_and_rewrites_its_section(tmp_path: Path)
     results = tmp_path / "RESULTS.md"
     results.write_text(OLD_RESULTS)
     plot, figures = tmp_path / "pipeline.png", tmp_path / "figures.json"
+    # fmt: off
+    argv = [
+        sys.executable, str(BENCH),
+        "--sizes", "20", "--paced-sizes", "--naive-sizes", "20",
+        "--daily-size", "0", "--partitions", "0", "--time-scale", "0.01",
+        "--max-minutes", "4",
+        "--workdir", str(tmp_path / "work"),
+        "--results", str(results), "--plot", str(plot), "--json", str(figures),
+    ]
+    # fmt: on
     done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--sizes", "20", "--paced-sizes", "--naive-sizes", "20",
-            "--daily-size", "0", "--partitions", "0", "--time-scale", "0.01",
-            "--max-minutes", "4",
-            "--workdir", str(tmp_path / "work"),
-            "--results", str(results), "--plot", str(plot), "--json", str(figures),
-        ],  # fmt: skip
+        argv,
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -99,4 +101,16 @@ def test_bench_pipeline_measures_a_sync_and_rewrites_its_section(tmp_path: Path)
     assert "| naive extractor, paced, 20 recipes |" in section
     assert "--sizes 20" in section  # the command that produced it
     assert "![CPU per stage and peak memory against workspace size](pipeline.png)" in section
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    # --render-only rebuilds the same section and plot from the figures file alone.
+    plot.unlink()
+    results.write_text(OLD_RESULTS)
+    again = subprocess.run(
+        [sys.executable, str(BENCH), "--render-only", "--results", str(results),
+         "--plot", str(plot), "--json", str(figures)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert results.read_text() == text
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
