@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 DOT      := /usr/bin/dot
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install home chromium graphviz demo test ui lint format clean
+.PHONY: install home chromium graphviz demo test bench ui lint format clean
 
 install: $(STAMP)
 
@@ -50,6 +50,16 @@ TEST_TMPDIR ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo 
 
 test: install chromium graphviz
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The pipeline benchmark: `archy-pipeline sync` in child processes against the simulator at
+# 200 and 1,000 recipes (about 20 minutes on this shared box), bounded by --max-minutes; it
+# rewrites its section of bench/RESULTS.md, bench/pipeline.png and bench/pipeline.json.
+# Larger workspaces, e.g.:
+#   make bench BENCH_ARGS="--sizes 200 1000 5000 --max-minutes 150"
+BENCH_ARGS ?=
+
+bench: install graphviz
+	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
 
 ui: install home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -1,0 +1,1 @@
+"""The pipeline benchmark (bench/bench_pipeline.py): scenarios, child processes, results."""
