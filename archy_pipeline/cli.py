@@ -121,7 +121,7 @@ def _root_cause(error: Any) -> str:
         messages.append((error.cls_name or "", rest if found else first))
         error = error.cause or error.context
     for cls_name, message in reversed(messages):
-        if cls_name.startswith(("Workato", "Config")):
+        if cls_name.startswith(("Workato", "Config", "WarehouseLocked")):
             return message
     return messages[-1][1] if messages else "unknown error"
 
