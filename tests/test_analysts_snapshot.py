@@ -194,7 +194,9 @@ def test_transform_job_publishes_the_snapshot_after_every_other_asset_it_builds(
     built = set(job.asset_layer.selected_asset_keys)
     assert SNAPSHOT_KEY in built
     graph = defs.resolve_asset_graph()
-    assert set(graph.get(SNAPSHOT_KEY).parent_keys) == built - {SNAPSHOT_KEY}
+    before = graph.upstream_key_iterator(SNAPSHOT_KEY)
+    assert built - {SNAPSHOT_KEY} <= set(before), "it runs after every other asset of the job"
+    assert len(graph.get(SNAPSHOT_KEY).parent_keys) <= 3, "through the last few, not 17 edges"
     assert {"archy/integrations", "archy/insights", "docs/report"} <= {
         key.to_user_string() for key in built
     }
