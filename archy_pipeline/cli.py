@@ -4,7 +4,7 @@ Commands:
     test-connection   check the Workato settings: workspace name, id and recipe count.
     connect           store a workspace's token encrypted (after a connection test); disconnect.
     sync              run the sync job for each workspace (incremental, or --full).
-    sql               query the DuckDB warehouse.
+    sql               query the analysts' DuckDB snapshot.
     analysts-role     PostgreSQL: a role that reads the archy schema and nothing else.
     impact            what breaks if a system, connection or recipe goes down.
     report            the architecture report: a static site and exports (--open).
@@ -121,7 +121,7 @@ def _root_cause(error: Any) -> str:
         messages.append((error.cls_name or "", rest if found else first))
         error = error.cause or error.context
     for cls_name, message in reversed(messages):
-        if cls_name.startswith(("Workato", "Config")):
+        if cls_name.startswith(("Workato", "Config", "WarehouseLocked")):
             return message
     return messages[-1][1] if messages else "unknown error"
 
@@ -225,6 +225,11 @@ def run_sync(
             if "pages" in m.metadata:  # the architecture report (docs group)
                 print(f"== report: {m.metadata['path'].value} ({m.metadata['pages'].value} "
                       "pages)", flush=True)  # fmt: skip
+            if m.metadata.get("published") and m.metadata["published"].value:
+                # the analysts' DuckDB snapshot (publish group)
+                print(f"== analysts' snapshot: {m.metadata['path'].value} "
+                      f"({m.metadata['tables'].value} tables, {m.metadata['size_mb'].value} MB)",
+                      flush=True)  # fmt: skip
     return 1 if failed else 0
 
 
@@ -238,14 +243,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Print the result of one query against the DuckDB warehouse."""
+    """Print the result of one query against the analysts' DuckDB snapshot.
+
+    The snapshot, not the pipeline's working file: a query never keeps a sync out.
+    """
     import duckdb
 
     from archy_pipeline.resources.warehouse import WarehouseResource
 
-    path = WarehouseResource().path
+    path = WarehouseResource().analysts_file
     if not path.exists():
-        print(f"no warehouse at {path}: run `make demo` or `archy-pipeline sync` first",
+        print(f"no analysts' snapshot at {path}: it is published after each rebuild of the "
+              "archy tables; run `make demo` or `archy-pipeline sync` first",
               file=sys.stderr)  # fmt: skip
         return 1
     # The query sees the warehouse and nothing else: no files read or written (COPY, read_csv,
@@ -273,7 +282,8 @@ def cmd_analysts_role(args: argparse.Namespace) -> int:
     backend = WarehouseResource().backend
     if not isinstance(backend, PostgresWarehouse):
         print("analysts-role is for a PostgreSQL warehouse (ARCHY_POSTGRES_DSN); with DuckDB, "
-              "analysts open the file read-only", file=sys.stderr)  # fmt: skip
+              f"analysts open the snapshot {WarehouseResource().analysts_file} read-only",
+              file=sys.stderr)  # fmt: skip
         return 1
     try:
         backend.grant_analysts(args.role)
@@ -514,10 +524,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 1
         home = os.environ.get("DAGSTER_HOME")
         requests = len(sim.requests)
-    con = duckdb.connect(str(duckdb_path), read_only=True)
+    # Analysts open the snapshot the rebuild published, never the pipeline's working file.
+    snapshot = WarehouseResource(duckdb_path=str(duckdb_path)).analysts_file.resolve()
+    con = duckdb.connect(str(snapshot), read_only=True)
     try:
         print(f"4. Done in {time.monotonic() - started:.1f} s ({requests} API requests)")
-        print(f"   Results: {duckdb_path.resolve()}")
+        print(f"   Results (the analysts' snapshot, republished after each rebuild): {snapshot}")
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in ('archy', 'workato_raw') and table_name not like '\\_dlt%' "
@@ -531,7 +543,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         con.close()
     print('   Query them:   .venv/bin/archy-pipeline sql "select name, status, description '
           'from archy.integrations limit 10"')  # fmt: skip
-    print(f"   or from Python: duckdb.connect('{duckdb_path}', read_only=True)")
+    print(f"   or from Python: duckdb.connect('{snapshot}', read_only=True)")
+    print(f"   or the DuckDB CLI: duckdb -readonly {snapshot}")
+    print(
+        f"   (not the pipeline's working file {duckdb_path.resolve()}: a connection to it "
+        "holds up the next sync)"
+    )
     if home:
         print(f"   Dagster runs are stored in {home}; open the UI with:  make ui")
         print("   then browse to http://127.0.0.1:3000")
@@ -603,7 +620,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sql = commands.add_parser(
         "sql",
-        help="query the DuckDB warehouse (ARCHY_DUCKDB_PATH), read-only and without file access",
+        help="query the analysts' DuckDB snapshot (ARCHY_ANALYSTS_DUCKDB_PATH), read-only and "
+        "without file access",
     )
     sql.add_argument("query", help='e.g. "select name, running from workato_raw.recipes"')
     sql.add_argument("--max-rows", type=int, default=40)

@@ -15,6 +15,10 @@ ANALYSIS_GROUP = "analysis"
 DOCS_GROUP = "docs"
 #: The schema of the analysts' tables (and the group of the SQL models in dbt_like_sql/archy).
 ARCHY_SCHEMA = "archy"
+#: What transform_job rebuilds after the syncs: the archy tables, mapping, analysis, report.
+TRANSFORM_GROUPS = (ARCHY_SCHEMA, MAPPING_GROUP, ANALYSIS_GROUP, DOCS_GROUP)
+#: The analysts' DuckDB snapshot, published last in transform_job (assets/publish.py).
+PUBLISH_GROUP = "publish"
 
 #: The concurrency pool of every step that writes the warehouse (dagster.yaml limits it to 1).
 WAREHOUSE_POOL = "warehouse"

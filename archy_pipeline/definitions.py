@@ -15,6 +15,7 @@ from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
+from archy_pipeline.assets.publish import build_analysts_snapshot
 from archy_pipeline.assets.report import architecture_report
 from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
 from archy_pipeline.resources.report import ReportResource
@@ -47,8 +48,10 @@ def build_defs() -> dg.Definitions:
             architecture_report,
         ],
     )
+    # Last, the analysts' snapshot, after the others and under the same condition.
+    snapshot = dg.map_asset_specs(with_rebuild_condition, [build_analysts_snapshot(rebuilt)])
     return dg.Definitions(
-        assets=[workato_raw_tables, *rebuilt],
+        assets=[workato_raw_tables, *rebuilt, *snapshot],
         asset_checks=INTEGRITY_CHECKS,
         jobs=[sync_job, transform_job],
         schedules=build_schedules(archy.schedules),

@@ -87,7 +87,9 @@ def test_definitions_load_offline_and_describe_every_asset():
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         where = key.to_user_string()
-        assert node.group_name in {"extract", "archy", "mapping", "analysis", "docs"}, where
+        assert node.group_name in {"extract", "archy", "mapping", "analysis", "docs", "publish"}, (
+            where
+        )
         assert node.kinds, where
         assert node.owners, where
         assert node.description and len(node.description) > 20, where

@@ -1,4 +1,5 @@
-"""`archy-pipeline sql` answers queries about the warehouse and reaches nothing outside it."""
+"""`archy-pipeline sql` answers queries about the analysts' snapshot of the warehouse and
+reaches nothing outside it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from archy_pipeline.cli import main
 
 @pytest.fixture
 def warehouses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """The warehouse the command reads, and another DuckDB file beside it with one row."""
-    ours, other = tmp_path / "warehouse.duckdb", tmp_path / "other.duckdb"
+    """The analysts' snapshot the command reads (``analysts.duckdb`` beside the pipeline's
+    working file), and another DuckDB file beside it with one row."""
+    ours, other = tmp_path / "analysts.duckdb", tmp_path / "other.duckdb"
     for path in (ours, other):
         with duckdb.connect(str(path)) as con:
             con.execute("create schema archy")
             con.execute("create table archy.integrations as select 'Lead sync' as name")
-    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(ours))
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.chdir(tmp_path)
     return ours, other
 
@@ -26,6 +28,25 @@ def warehouses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
 def test_a_query_of_the_warehouse_is_answered(warehouses, capsys):
     assert main(["sql", "select name from archy.integrations"]) == 0
     assert "Lead sync" in capsys.readouterr().out
+
+
+def test_the_query_reads_the_analysts_snapshot_never_the_working_file(
+    warehouses, tmp_path, monkeypatch, capsys
+):
+    working = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(working)) as con:
+        con.execute("create schema archy")
+        con.execute("create table archy.integrations as select 'Only in the working file' as name")
+    assert main(["sql", "select name from archy.integrations"]) == 0
+    out = capsys.readouterr().out
+    assert "Lead sync" in out and "Only in the working file" not in out
+
+    elsewhere = tmp_path / "shared" / "for_analysts.duckdb"
+    monkeypatch.setenv("ARCHY_ANALYSTS_DUCKDB_PATH", str(elsewhere))
+    assert main(["sql", "select name from archy.integrations"]) == 1
+    err = capsys.readouterr().err
+    assert f"no analysts' snapshot at {elsewhere}" in err
+    assert "published after each rebuild" in err
 
 
 def test_copy_to_writes_no_file(warehouses, tmp_path, capsys):

@@ -11,8 +11,19 @@ import dagster as dg
 import dlt
 from pydantic import Field
 
-from archy_pipeline.settings.variables import DEFAULT_DUCKDB_PATH, read_environment
-from archy_pipeline.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
+from archy_pipeline.settings.errors import ConfigError
+from archy_pipeline.settings.variables import (
+    DEFAULT_DUCKDB_PATH,
+    LOCK_WAIT_ENV_VAR,
+    read_environment,
+)
+from archy_pipeline.warehouse import (
+    DEFAULT_LOCK_WAIT_SECONDS,
+    DuckDBWarehouse,
+    PostgresWarehouse,
+    PublishedSnapshot,
+    Warehouse,
+)
 
 __all__ = ["DEFAULT_DUCKDB_PATH", "WarehouseResource"]
 
@@ -20,11 +31,25 @@ __all__ = ["DEFAULT_DUCKDB_PATH", "WarehouseResource"]
 class WarehouseResource(dg.ConfigurableResource):
     """The analysts' warehouse: DuckDB (default) or PostgreSQL, chosen by settings alone.
 
-    Unset fields fall back, at run time, to ``ARCHY_POSTGRES_DSN`` (PostgreSQL wins when set)
-    and ``ARCHY_DUCKDB_PATH`` (default ``data/warehouse.duckdb``).
+    Unset fields fall back, at run time, to ``ARCHY_POSTGRES_DSN`` (PostgreSQL wins when set),
+    ``ARCHY_DUCKDB_PATH`` (default ``data/warehouse.duckdb``), ``ARCHY_ANALYSTS_DUCKDB_PATH``
+    (default ``analysts.duckdb`` beside it) and ``ARCHY_DUCKDB_LOCK_WAIT_SECONDS`` (60).
     """
 
-    duckdb_path: str | None = Field(default=None, description="Path of the DuckDB file.")
+    duckdb_path: str | None = Field(
+        default=None, description="Path of the pipeline's DuckDB file (its working file)."
+    )
+    analysts_path: str | None = Field(
+        default=None,
+        description="Path of the DuckDB snapshot analysts open, republished after each "
+        "rebuild (default: analysts.duckdb beside the working file).",
+    )
+    lock_wait_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="How long to wait for another process that holds the DuckDB file before "
+        "failing (default 60).",
+    )
     postgres_dsn: str | None = Field(
         default=None, description="postgresql://user:password@host:port/database"
     )
@@ -51,10 +76,43 @@ class WarehouseResource(dg.ConfigurableResource):
         return DuckDBWarehouse(path).path  # refuses a reserved file name
 
     @property
+    def analysts_file(self) -> Path:
+        """The DuckDB snapshot analysts open (refuses a reserved name or the working file)."""
+        path = self.path
+        named = self.analysts_path or read_environment().analysts_path
+        return DuckDBWarehouse(path, Path(named) if named else None).analysts_path
+
+    @property
+    def lock_wait(self) -> float:
+        """Seconds to wait for another process holding the DuckDB file."""
+        if self.lock_wait_seconds is not None:
+            return self.lock_wait_seconds
+        written = read_environment().lock_wait_seconds
+        if written is None:
+            return DEFAULT_LOCK_WAIT_SECONDS
+        try:
+            seconds = float(written)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < float("inf"):  # also refuses nan
+            raise ConfigError(
+                f"environment: {LOCK_WAIT_ENV_VAR}: must be a number of seconds (0 or more), "
+                f"not {written!r}"
+            )
+        return seconds
+
+    @property
     def backend(self) -> Warehouse:
         """The warehouse these settings name: PostgreSQL when a DSN is set, else DuckDB."""
         dsn = self.dsn
-        return PostgresWarehouse(dsn) if dsn else DuckDBWarehouse(self.path)
+        if dsn:
+            return PostgresWarehouse(dsn)
+        return DuckDBWarehouse(self.path, self.analysts_file, lock_wait_seconds=self.lock_wait)
+
+    def publish_snapshot(self) -> PublishedSnapshot | None:
+        """Publish the analysts' DuckDB snapshot; None on PostgreSQL, which needs none."""
+        backend = self.backend
+        return backend.publish_snapshot() if isinstance(backend, DuckDBWarehouse) else None
 
     @property
     def dialect(self) -> str:

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from archy_pipeline.constants import (
-    ANALYSIS_GROUP,
-    ARCHY_SCHEMA,
-    DOCS_GROUP,
-    EXTRACT_GROUP,
-    MAPPING_GROUP,
-)
+from archy_pipeline.constants import EXTRACT_GROUP, PUBLISH_GROUP, TRANSFORM_GROUPS
 
 #: Extraction, one run per workspace partition.
 sync_job = dg.define_asset_job(
@@ -19,10 +13,9 @@ sync_job = dg.define_asset_job(
     description="Sync one Workato workspace (a partition) into workato_raw.",
 )
 
-#: The analysts' tables and the report: what a rebuild materializes.
-TRANSFORM_SELECTION = dg.AssetSelection.groups(
-    ARCHY_SCHEMA, MAPPING_GROUP, ANALYSIS_GROUP, DOCS_GROUP
-)
+#: The analysts' tables and the report, then the analysts' DuckDB snapshot after all of them:
+#: what a rebuild materializes.
+TRANSFORM_SELECTION = dg.AssetSelection.groups(*TRANSFORM_GROUPS, PUBLISH_GROUP)
 
 #: The analysts' tables, rebuilt from every workspace's raw tables: by hand and by the command
 #: line; after syncs, the rebuild_after_sync_sensor rebuilds the same selection.
@@ -30,5 +23,5 @@ transform_job = dg.define_asset_job(
     "transform_job",
     selection=TRANSFORM_SELECTION,
     description="Rebuild the archy tables (SQL models, systems and mapping, analysis) and the "
-    "architecture report.",
+    "architecture report, then publish the analysts' DuckDB snapshot.",
 )

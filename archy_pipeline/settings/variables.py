@@ -8,7 +8,9 @@ CLI hand its values down. No module below them reads ``os.environ`` (a test chec
 ``WORKATO_API_TOKEN``      the token, unless a workspace's ``token_env`` names another variable
 ``WORKATO_BASE_URL``       the API host when neither the resource nor archy.yaml says one
 ``WORKATO_DATA_CENTER``    the data center in that case (us, eu, jp, ...)
-``ARCHY_DUCKDB_PATH``      the DuckDB file (default ``data/warehouse.duckdb``)
+``ARCHY_DUCKDB_PATH``      the pipeline's DuckDB file (default ``data/warehouse.duckdb``)
+``ARCHY_ANALYSTS_DUCKDB_PATH`` the analysts' snapshot (default ``analysts.duckdb`` beside it)
+``ARCHY_DUCKDB_LOCK_WAIT_SECONDS`` how long to wait for a process holding the DuckDB file (60)
 ``ARCHY_POSTGRES_DSN``     PostgreSQL instead of DuckDB
 ``ARCHY_MODELS_DIR``       SQL models to load instead of the shipped ones
 ``ARCHY_WEBHOOK_INBOX``    the webhook inbox (default ``data/webhook_inbox.sqlite``)
@@ -33,6 +35,8 @@ TOKEN_ENV_VAR = "WORKATO_API_TOKEN"
 BASE_URL_ENV_VAR = "WORKATO_BASE_URL"
 DATA_CENTER_ENV_VAR = "WORKATO_DATA_CENTER"
 DUCKDB_PATH_ENV_VAR = "ARCHY_DUCKDB_PATH"
+ANALYSTS_PATH_ENV_VAR = "ARCHY_ANALYSTS_DUCKDB_PATH"
+LOCK_WAIT_ENV_VAR = "ARCHY_DUCKDB_LOCK_WAIT_SECONDS"
 POSTGRES_DSN_ENV_VAR = "ARCHY_POSTGRES_DSN"
 MODELS_ENV_VAR = "ARCHY_MODELS_DIR"
 WEBHOOK_INBOX_ENV_VAR = "ARCHY_WEBHOOK_INBOX"
@@ -58,6 +62,9 @@ class EnvironmentVariables(BaseModel):
     workato_base_url: str | None = Field(default=None, alias=BASE_URL_ENV_VAR)
     workato_data_center: str | None = Field(default=None, alias=DATA_CENTER_ENV_VAR)
     duckdb_path: str | None = Field(default=None, alias=DUCKDB_PATH_ENV_VAR)
+    analysts_path: str | None = Field(default=None, alias=ANALYSTS_PATH_ENV_VAR)
+    #: As written: the warehouse resource says whether it is a number of seconds.
+    lock_wait_seconds: str | None = Field(default=None, alias=LOCK_WAIT_ENV_VAR)
     postgres_dsn: SecretStr | None = Field(default=None, alias=POSTGRES_DSN_ENV_VAR)
     models_dir: str | None = Field(default=None, alias=MODELS_ENV_VAR)
     webhook_inbox: str | None = Field(default=None, alias=WEBHOOK_INBOX_ENV_VAR)

@@ -1,54 +1,271 @@
-"""The embedded default: one DuckDB file."""
+"""The embedded default: one DuckDB file, and a snapshot of it for analysts.
+
+DuckDB lets one process write a file, and any other process that opens it, even read-only,
+keeps the writer out. So the pipeline keeps its working file to itself and, after each
+successful rebuild, publishes a copy for analysts (:meth:`DuckDBWarehouse.publish_snapshot`):
+built beside the snapshot under a temporary name and renamed onto it, so a connection held
+open keeps reading the previous copy and a new one reads the new copy, never a mix.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dlt
 import duckdb
 
+from archy_pipeline.retry import Transient, delays, retrying
 from archy_pipeline.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
 
 #: DuckDB names a file's catalog after its stem; a catalog named like one of our schemas makes
 #: every ``archy.<table>`` reference ambiguous, so those stems are refused.
 RESERVED_STEMS = frozenset({"archy", "workato_raw"})
 
+#: The analysts' snapshot is this file beside the working file unless a setting names another.
+DEFAULT_ANALYSTS_FILE = "analysts.duckdb"
+
+#: How long the pipeline waits for another process to let go of its working file.
+DEFAULT_LOCK_WAIT_SECONDS = 60.0
+
+#: The pauses between attempts to open a locked file (the last one repeats).
+LOCK_RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0)
+
+#: What the snapshot being built is attached as, in the connection reading the working file.
+_SNAPSHOT_ALIAS = "archy_analysts_snapshot_new"
+
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process kept the DuckDB file locked for longer than the pipeline waits.
+
+    The message is one line: the file, the holder when DuckDB names it, and what to do.
+    """
+
+
+@dataclass(frozen=True)
+class PublishedSnapshot:
+    """What :meth:`DuckDBWarehouse.publish_snapshot` wrote."""
+
+    path: Path
+    size_bytes: int
+    tables: int
+    views: int
+    seconds: float
+
+
+def check_file_name(path: Path, suggestion: str = "warehouse.duckdb") -> Path:
+    """``path``, unless DuckDB would name its catalog like one of our schemas."""
+    if path.stem.lower() in RESERVED_STEMS:
+        raise ValueError(
+            f"the DuckDB file {path} cannot be named '{path.stem}': DuckDB names the "
+            f"database after the file, and a database called '{path.stem}' makes every "
+            f"'{path.stem}.<table>' query ambiguous. Choose another name, e.g. "
+            f"{path.with_name(suggestion)}"
+        )
+    return path
+
+
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    return isinstance(error, duckdb.IOException) and "Could not set lock" in str(error)
+
+
+def lock_holder(error: duckdb.Error) -> str | None:
+    """``PID 4242, /usr/bin/python3`` when DuckDB's lock error names the holder, else None."""
+    found = _HOLDER.search(str(error))
+    return f"PID {found['pid']}, {found['program']}" if found else None
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _fsync(path: Path) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    descriptor = os.open(path, flags)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it exists
+        return False
+    return False
+
 
 class DuckDBWarehouse(Warehouse):
+    """The pipeline's working DuckDB file.
+
+    Args:
+        path: the working file (sync state and every table); the pipeline's alone.
+        analysts_path: the snapshot analysts open (default ``analysts.duckdb`` beside ``path``).
+        lock_wait_seconds: how long :meth:`connect` waits for another process that holds
+            ``path`` before it gives up with :class:`WarehouseLockedError`.
+        sleep: how to pause between attempts (tests may record the pauses).
+    """
+
     dialect = "duckdb"
     placeholder = "?"
 
-    def __init__(self, path: Path) -> None:
-        if path.stem.lower() in RESERVED_STEMS:
+    def __init__(
+        self,
+        path: Path,
+        analysts_path: Path | None = None,
+        lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.path = check_file_name(path)
+        self.analysts_path = check_file_name(
+            analysts_path if analysts_path is not None else path.with_name(DEFAULT_ANALYSTS_FILE),
+            DEFAULT_ANALYSTS_FILE,
+        )
+        if self.analysts_path.resolve() == self.path.resolve():
             raise ValueError(
-                f"the DuckDB file {path} cannot be named '{path.stem}': DuckDB names the "
-                f"database after the file, and a database called '{path.stem}' makes every "
-                f"'{path.stem}.<table>' query ambiguous. Choose another name, e.g. "
-                f"{path.with_name('warehouse.duckdb')}"
+                f"the analysts' snapshot and the pipeline's working file are both {path}: "
+                "they must be two files (ARCHY_ANALYSTS_DUCKDB_PATH, ARCHY_DUCKDB_PATH)"
             )
-        self.path = path
+        self.lock_wait_seconds = lock_wait_seconds
+        self._sleep = sleep
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[Any]:
+        """A connection to the working file, closed afterwards.
+
+        When another process holds the file, it waits up to ``lock_wait_seconds`` for it (an
+        analyst who opened the working file instead of the snapshot), then raises
+        :class:`WarehouseLockedError`.
+        """
         if read_only and not self.path.exists():
             connection = duckdb.connect(":memory:")
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = duckdb.connect(str(self.path), read_only=read_only)
+            connection = self._open(read_only)
         try:
             yield connection
         finally:
             connection.close()
 
+    def _open(self, read_only: bool) -> Any:
+        def attempt() -> Any:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as error:
+                if _is_lock_conflict(error):
+                    raise Transient(error) from None
+                raise
+
+        def waiting(failure: Transient, attempt_number: int, wait: float) -> None:
+            if attempt_number == 1:
+                holder = lock_holder(failure.error) or "another process"
+                log.warning(
+                    "the DuckDB file %s is locked by %s; waiting up to %.0f s for it",
+                    self.path, holder, self.lock_wait_seconds,
+                )  # fmt: skip
+
+        policy = retrying(
+            attempts=sys.maxsize,
+            deadline=self.lock_wait_seconds,
+            wait=delays(LOCK_RETRY_DELAYS),
+            on_retry=waiting,
+            give_up=self._locked,
+            sleep=self._sleep,
+        )
+        return policy(attempt)
+
+    def _locked(self, failure: Transient, attempts: int, seconds: float) -> WarehouseLockedError:
+        holder = lock_holder(failure.error)
+        by = f"another process ({holder})" if holder else "another process"
+        return WarehouseLockedError(
+            f"the DuckDB file {self.path} is held by {by} and was still held after "
+            f"{seconds:.0f} s; it is the pipeline's working file: analysts open the snapshot "
+            f"{self.analysts_path} instead (read-only)"
+        )
+
     def dlt_destination(self) -> Any:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # dlt opens the file itself: wait here until it is ours, so a holder who lets go
+        # within the bound is waited for rather than failing the load.
+        with self.connect():
+            pass
         return dlt.destinations.duckdb(credentials=str(self.path))
 
     def describe(self) -> str:
         return f"DuckDB file {self.path.resolve()}"
+
+    def publish_snapshot(self, target: Path | None = None) -> PublishedSnapshot:
+        """Copy the working file's tables and views to the analysts' snapshot, atomically.
+
+        The copy is written to ``<target>.tmp-<pid>``, checkpointed, synced to disk, then
+        renamed onto ``target`` (default: :attr:`analysts_path`). A connection open on the old
+        snapshot keeps reading it; the next connection reads the new one. If anything fails,
+        the old snapshot stays as it was and the temporary file is removed.
+        """
+        target = check_file_name(target or self.analysts_path, DEFAULT_ANALYSTS_FILE)
+        if target.resolve() == self.path.resolve():
+            raise ValueError(f"the snapshot cannot overwrite the working file {self.path}")
+        started = time.monotonic()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned(target)
+        building = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+        _remove(building)
+        try:
+            with self.connect(read_only=True) as connection:
+                (source,) = connection.execute("select current_database()").fetchone()
+                connection.execute(f"attach {_sql_string(str(building))} as "
+                                   f"{_SNAPSHOT_ALIAS} (read_write)")  # fmt: skip
+                try:
+                    connection.execute(f'copy from database "{source}" to {_SNAPSHOT_ALIAS}')
+                    tables, views = connection.execute(
+                        "select (select count(*) from duckdb_tables() where database_name = $1),"
+                        " (select count(*) from duckdb_views() where database_name = $1 "
+                        "and not internal)",
+                        [_SNAPSHOT_ALIAS],
+                    ).fetchone()
+                    connection.execute(f"checkpoint {_SNAPSHOT_ALIAS}")
+                finally:
+                    connection.execute(f"detach {_SNAPSHOT_ALIAS}")
+            _fsync(building)
+            os.replace(building, target)
+            _fsync(target.parent)
+        except BaseException:
+            _remove(building)
+            raise
+        return PublishedSnapshot(
+            path=target,
+            size_bytes=target.stat().st_size,
+            tables=int(tables),
+            views=int(views),
+            seconds=time.monotonic() - started,
+        )
+
+    @staticmethod
+    def _remove_abandoned(target: Path) -> None:
+        """Temporary snapshots of processes that died while publishing (killed, crashed)."""
+        for leftover in target.parent.glob(f"{target.name}.tmp-*"):
+            pid = leftover.name.rsplit("-", 1)[1].removesuffix(".wal")
+            if pid.isdigit() and _process_gone(int(pid)):
+                leftover.unlink(missing_ok=True)
 
     def _cursor(self, connection: Any) -> Any:
         return connection
