@@ -190,7 +190,7 @@ def test_roll_ups_and_catch_settings_from_the_code_end_to_end(
     # the demo's summary of the same table: one line per kind, counts that add up
     import duckdb
 
-    from archy_pipeline.cli import _print_open_insights
+    from archy_pipeline.cli.serve import _print_open_insights
 
     open_by_kind = dict(rows(
         warehouse, "select kind, count(*) from archy.insights where status = 'open' group by 1"

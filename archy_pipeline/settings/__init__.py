@@ -2,7 +2,7 @@
 
 Settings flow one way: archy.yaml and the environment -> this package -> the Dagster resources
 (:mod:`archy_pipeline.resources`) and the CLI -> the client, the assets and the sensors. Only
-this package, the resources, ``cli.py`` and ``definitions.py`` read archy.yaml or
+this package, the resources, the command line (``cli/``) and ``definitions.py`` read archy.yaml or
 ``os.environ`` (tests/test_settings.py checks it).
 """
 

@@ -2,7 +2,7 @@
 
 ``connect`` reads the token (a prompt without echo, or one line of stdin), refuses a malformed
 one, runs test-connection's check with it against the workspace's host, and only when that
-passes stores it (:mod:`archy_pipeline.settings.credentials`). ``cli.py`` reads archy.yaml and
+passes stores it (:mod:`archy_pipeline.settings.credentials`). the command line reads archy.yaml and
 the environment and hands them in.
 """
 
@@ -39,7 +39,7 @@ def connect(
     args: argparse.Namespace, settings: ArchySettings, variables: EnvironmentVariables
 ) -> int:
     """Test the token, then store it; 0, or 1 with one line (nothing stored)."""
-    from archy_pipeline.cli import check_connection
+    from archy_pipeline.cli.connection import check_connection
     from archy_pipeline.resources.workato import WorkatoResource
 
     workspace = settings.workspace(args.workspace) if args.workspace else settings.workspaces[0]

@@ -1,0 +1,7 @@
+"""``python -m archy_pipeline.cli``."""
+
+import sys
+
+from archy_pipeline.cli import main
+
+sys.exit(main())
