@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import dlt
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from archy_pipeline.settings.errors import ConfigError
 from archy_pipeline.settings.variables import (
@@ -100,6 +100,21 @@ class WarehouseResource(dg.ConfigurableResource):
                 f"not {written!r}"
             )
         return seconds
+
+    _held: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run keeps its DuckDB working file open while it runs: each of the hundreds of
+        connections its steps make reuses the open database instead of opening the file."""
+        backend = self.backend
+        if isinstance(backend, DuckDBWarehouse):
+            self._held = ExitStack()
+            self._held.enter_context(backend.held_open())
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     @property
     def backend(self) -> Warehouse:
