@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
@@ -83,14 +84,29 @@ def deliveries() -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
+#: Contexts opened by status_context, closed after each test (the warehouse resource has a
+#: run lifecycle, so Dagster wants its sensor contexts entered).
+_OPEN: list[ExitStack] = []
+
+
+@pytest.fixture(autouse=True)
+def _sensor_contexts() -> Iterator[None]:
+    with ExitStack() as stack:
+        _OPEN.append(stack)
+        yield
+        _OPEN.pop()
+
+
 def status_context(instance, result, event_type, name):
     (record,) = instance.all_logs(result.run_id, of_type=event_type)
-    return dg.build_run_status_sensor_context(
-        sensor_name=name,
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(result.run_id),
-        dagster_event=record.dagster_event,
-        resources={"warehouse": WarehouseResource(), "settings": ArchySettingsResource()},
+    return _OPEN[-1].enter_context(
+        dg.build_run_status_sensor_context(
+            sensor_name=name,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            dagster_event=record.dagster_event,
+            resources={"warehouse": WarehouseResource(), "settings": ArchySettingsResource()},
+        )
     )
 
 

@@ -107,7 +107,8 @@ class WarehouseResource(dg.ConfigurableResource):
         """A run keeps its DuckDB working file open while it runs: each of the hundreds of
         connections its steps make reuses the open database instead of opening the file."""
         backend = self.backend
-        if isinstance(backend, DuckDBWarehouse):
+        # Runs only: a sensor tick reading the warehouse must not create or hold the file.
+        if context.run is not None and isinstance(backend, DuckDBWarehouse):
             self._held = ExitStack()
             self._held.enter_context(backend.held_open())
 
