@@ -751,9 +751,9 @@ NON_PORTABLE_CONSTRUCTS = [
     pytest.param(
         "select coalesce(list(name), []) as l from recipes", "fails", id="empty_list_literal"
     ),
-    pytest.param(
+    pytest.param(  # sqlglot before 30.31 transpiled it to "* EXCEPT", which PostgreSQL refuses
         "with r as (select * exclude (code) from recipes) select id from r order by id",
-        "fails",
+        "refused",
         id="star_exclude",
     ),
     pytest.param("select range as n from range(3)", "fails", id="range_table"),

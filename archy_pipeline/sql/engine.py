@@ -82,8 +82,9 @@ PostgreSQL makes them work, so this list stays true:
   ``string_agg`` of a non-text value (cast it ``::varchar``), ``contains``, ``regexp_extract``,
   ``arg_max``, ``first``, ``hash``, ``json_keys``, ``json_array_length`` on ``jsonb``, struct
   literals ``{'a': 1}``, the empty list ``[]``, ``->>`` on a text column (cast it ``::json``),
-  ``* EXCLUDE (...)`` (becomes ``* EXCEPT``), ``range(n)`` as a table (no ``range`` column).
-* Refused by ``sql_for("postgres")``: ``any_value``, ``try_cast``, ``GROUP BY ALL``.
+  ``range(n)`` as a table (no ``range`` column).
+* Refused by ``sql_for("postgres")``: ``any_value``, ``try_cast``, ``GROUP BY ALL``,
+  ``* EXCLUDE (...)`` (sqlglot 30.31 and later; before, it became ``* EXCEPT`` and failed).
 * Run but give other results: literal letters in ``strftime`` formats (``'%Y-%m-%dT%H'``:
   PostgreSQL reads ``TH`` as an ordinal suffix; concatenate the literal), ``format`` (a different
   function in PostgreSQL).
