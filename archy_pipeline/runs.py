@@ -17,16 +17,18 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
+
+from archy_pipeline.constants import WAREHOUSE_POOL
+from archy_pipeline.processes import process_alive, process_started
 
 HOST_TAG = "archy/host"
 PID_TAG = "archy/pid"
 PID_STARTED_TAG = "archy/pid_started"
 
-#: The pool of every step that writes the warehouse (constants.WAREHOUSE_POOL).
-POOL = "warehouse"
+#: The pool of every step that writes the warehouse.
+POOL = WAREHOUSE_POOL
 
 #: Run statuses of a run still in progress (a dead process leaves its run in one of them).
 UNFINISHED = [
@@ -36,32 +38,11 @@ UNFINISHED = [
 ]
 
 
-def _process_started(pid: int) -> str | None:
-    """When ``pid`` started (clock ticks since boot, from /proc), or None where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22, counted after the command name, which may hold spaces and parentheses.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _alive(pid: int, started: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        pass
-    now_started = _process_started(pid)
-    return started is None or now_started is None or now_started == started
-
-
 def owner_tags() -> dict[str, str]:
     """Tags naming this process, for a run it executes in process."""
     pid = os.getpid()
     tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(pid)}
-    started = _process_started(pid)
+    started = process_started(pid)
     if started is not None:
         tags[PID_STARTED_TAG] = started
     return tags
@@ -81,7 +62,7 @@ def reclaim_dead_runs(
     for record in records:
         run = record.dagster_run
         pid = int(run.tags.get(PID_TAG, "0"))
-        if pid <= 0 or pid == os.getpid() or _alive(pid, run.tags.get(PID_STARTED_TAG)):
+        if pid <= 0 or pid == os.getpid() or process_alive(pid, run.tags.get(PID_STARTED_TAG)):
             continue
         message = (
             f"run {run.run_id} ({run.job_name}) was left {run.status.value} by process {pid}, "

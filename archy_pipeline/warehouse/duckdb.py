@@ -24,6 +24,7 @@ from typing import Any
 import dlt
 import duckdb
 
+from archy_pipeline.processes import process_alive
 from archy_pipeline.retry import Transient, delays, retrying
 from archy_pipeline.warehouse.base import Warehouse
 
@@ -113,16 +114,6 @@ def _remove(path: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's process: it exists
-        return False
-    return False
-
-
 class DuckDBWarehouse(Warehouse):
     """The pipeline's working DuckDB file.
 
@@ -166,7 +157,9 @@ class DuckDBWarehouse(Warehouse):
         :class:`WarehouseLockedError`.
         """
         held = _HELD.get(str(self.path.resolve()))
-        if held is not None:  # the run holds the file open: a connection to the open database
+        if held is not None:
+            # The run holds the file open: a connection to the open database. DuckDB has one
+            # configuration per open file in a process, so ``read_only`` is not enforced here.
             connection = held[0].cursor()
         elif read_only and not self.path.exists():
             connection = duckdb.connect(":memory:")
@@ -306,7 +299,7 @@ class DuckDBWarehouse(Warehouse):
         """Temporary snapshots of processes that died while publishing (killed, crashed)."""
         for leftover in target.parent.glob(f"{target.name}.tmp-*"):
             pid = leftover.name.rsplit("-", 1)[1].removesuffix(".wal")
-            if pid.isdigit() and _process_gone(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 leftover.unlink(missing_ok=True)
 
     def _cursor(self, connection: Any) -> Any:
