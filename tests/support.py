@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from workato_simulator import WorkatoSimulator, Workspace
 from workato_simulator.workspace import application_config
 
+from archy_pipeline.settings.variables import SETTING_VARIABLES
 from archy_pipeline.workato.client import WorkatoClient
 
 #: Hand-written export packages (Workato's export format) covering every parser and
@@ -316,16 +317,7 @@ def rows(warehouse: Any, sql: str) -> list[tuple]:
 # ---------------------------------------------------------------------- synced once per session
 
 #: Settings a developer's shell may hold; no test (nor session fixture) sees them.
-ISOLATED_ENV_VARS = (
-    "WORKATO_API_TOKEN",
-    "WORKATO_BASE_URL",
-    "WORKATO_DATA_CENTER",
-    "ARCHY_DUCKDB_PATH",
-    "ARCHY_POSTGRES_DSN",
-    "ARCHY_CONFIG",
-    "ARCHY_SECRET_KEY",
-    "ARCHY_SECRET_KEY_FILE",
-)
+ISOLATED_ENV_VARS = SETTING_VARIABLES
 
 
 @dataclass

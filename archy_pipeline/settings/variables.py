@@ -86,6 +86,17 @@ class EnvironmentVariables(BaseModel):
         return SecretStr(value) if value else None
 
 
+#: Every fixed-name variable that changes what archy-pipeline does (not HOME and its kin):
+#: what the tests and the benchmarks hide from a developer's shell.
+SETTING_VARIABLES = tuple(
+    sorted(
+        {field.alias for field in EnvironmentVariables.model_fields.values()}
+        - {"HOME", "XDG_CONFIG_HOME"}
+        | {TOKEN_ENV_VAR, WEBHOOK_SECRET_ENV_VAR}
+    )
+)
+
+
 def read_environment(environ: Mapping[str, str] | None = None) -> EnvironmentVariables:
     """One snapshot of the environment (``os.environ`` unless ``environ`` is given)."""
     values = {k: v for k, v in (os.environ if environ is None else environ).items() if v}

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archy_pipeline.settings.variables import SETTING_VARIABLES
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CHILD = HERE / "child.py"
@@ -36,17 +38,7 @@ TOKEN_ENV = "WORKATO_API_TOKEN"
 
 #: What a developer's shell may hold; the child sees none of it (tests/support.py hides the
 #: same variables from every test).
-HIDDEN_ENV_VARS = (
-    "WORKATO_API_TOKEN",
-    "WORKATO_BASE_URL",
-    "WORKATO_DATA_CENTER",
-    "ARCHY_DUCKDB_PATH",
-    "ARCHY_POSTGRES_DSN",
-    "ARCHY_CONFIG",
-    "ARCHY_REPORT_DIR",
-    "ARCHY_WEBHOOK_INBOX",
-    "DAGSTER_HOME",
-)
+HIDDEN_ENV_VARS = (*SETTING_VARIABLES, "DAGSTER_HOME")
 
 #: Dagster step key -> stage shown in the tables and the plot.
 STAGES = {
