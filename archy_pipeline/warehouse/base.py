@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import abc
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
-#: Runs one statement (``many``: ``executemany`` over ``params``) and returns the cursor.
+from archy_pipeline.warehouse.frames import Rows, row_count, typed_frame
+
+#: Runs one statement and returns the cursor.
 Run = Callable[..., Any]
 
 
@@ -132,69 +135,108 @@ class Warehouse(abc.ABC):
         that fails leaves the previous table whole and readable. Returns the row count.
         """
 
-        def build(run: Run, staging: str) -> None:
+        def build(connection: Any, run: Run, staging: str) -> None:
             run(f'create table "{schema}"."{staging}" as {select_sql}')
 
         return self._publish(schema, table, build)
 
-    def publish_rows(
-        self, schema: str, table: str, columns: dict[str, str], rows: list[tuple]
-    ) -> int:
-        """Replace ``schema.table`` with ``rows`` (``columns``: name to SQL type), atomically."""
-        column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
-        values = ", ".join(self.placeholder for _ in columns)
+    def publish_rows(self, schema: str, table: str, columns: dict[str, str], rows: Rows) -> int:
+        """Replace ``schema.table`` with ``rows`` (``columns``: name to SQL type), atomically.
 
-        def build(run: Run, staging: str) -> None:
+        ``rows`` are tuples in the order of ``columns``, or a frame with those columns; they
+        are written in one statement (see :mod:`archy_pipeline.warehouse.frames`), each column
+        cast to its declared type.
+        """
+        column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        frame = typed_frame(columns, rows)  # a malformed row fails here, before any change
+
+        def build(connection: Any, run: Run, staging: str) -> None:
             run(f'create table "{schema}"."{staging}" ({column_sql})')
-            if rows:
-                run(f'insert into "{schema}"."{staging}" values ({values})', rows, many=True)
+            self._insert(connection, schema, staging, columns, frame)
 
         return self._publish(schema, table, build)
 
-    def append_rows(
-        self, schema: str, table: str, columns: dict[str, str], rows: list[tuple]
-    ) -> int:
-        """Add ``rows`` to ``schema.table``, creating it (``columns``: name to SQL type) if
-        missing; all rows or none. For logs that only grow, where replacing the whole table on
-        every write (as :meth:`publish_rows` does) would be wasted work. Returns rows added."""
+    def ensure_table(self, schema: str, table: str, columns: dict[str, str]) -> None:
+        """Create ``schema.table`` (``columns``: name to SQL type) unless it exists."""
         column_sql = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
-        names = ", ".join(f'"{name}"' for name in columns)
-        values = ", ".join(self.placeholder for _ in columns)
         with self.connect() as connection:
             cursor = self._cursor(connection)
             cursor.execute(f'create schema if not exists "{schema}"')
             cursor.execute(f'create table if not exists "{schema}"."{table}" ({column_sql})')
             self.commit_ddl(connection)
-            if not rows:
-                return 0
+
+    def append_rows(self, schema: str, table: str, columns: dict[str, str], rows: Rows) -> int:
+        """Add ``rows`` to ``schema.table``, creating it (``columns``: name to SQL type) if
+        missing; all rows or none, in one statement. For logs that only grow, where replacing
+        the whole table on every write (as :meth:`publish_rows` does) would be wasted work.
+        Returns rows added."""
+        frame = typed_frame(columns, rows)  # a malformed row fails here, before any change
+        self.ensure_table(schema, table, columns)
+        if frame.empty:
+            return 0
+        with self.transaction() as writes:
+            return self._insert(writes.connection, schema, table, columns, frame)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Writes]:
+        """Set-wise writes (:class:`Writes`) on one connection, committed together when the
+        block ends, or all rolled back if it raises. The tables must exist."""
+        with self.connect() as connection:
             try:
                 self._begin(connection)
-                cursor.executemany(
-                    f'insert into "{schema}"."{table}" ({names}) values ({values})', rows
-                )
+                yield Writes(self, connection)
                 connection.commit()
-            except Exception:
+            except BaseException:
                 self._rollback(connection)
                 raise
-        return len(rows)
 
-    def _publish(self, schema: str, table: str, build: Callable[[Run, str], None]) -> int:
+    @abc.abstractmethod
+    def _stage(self, connection: Any, name: str, columns: dict[str, str], frame: Any) -> None:
+        """Make ``frame`` (from :func:`typed_frame`) readable as the relation ``name``."""
+
+    @abc.abstractmethod
+    def _unstage(self, connection: Any, name: str) -> None:
+        """Forget the relation :meth:`_stage` made (quietly if it is gone already)."""
+
+    @contextmanager
+    def _staged(self, connection: Any, columns: dict[str, str], frame: Any) -> Iterator[str]:
+        """``frame`` (from :func:`typed_frame`) as a relation, for the block's statements."""
+        name = f"archy_rows_{uuid.uuid4().hex[:16]}"
+        self._stage(connection, name, columns, frame)
+        yield name
+        # Not after a failure: the transaction is aborted then, and the relation goes with the
+        # connection (DuckDB) or the transaction (PostgreSQL) anyway.
+        self._unstage(connection, name)
+
+    def _insert(
+        self, connection: Any, schema: str, table: str, columns: dict[str, str], frame: Any
+    ) -> int:
+        """Insert ``frame`` (from :func:`typed_frame`) into ``schema.table`` in one statement."""
+        count = len(frame.index)
+        if not count:
+            return 0
+        names = ", ".join(f'"{name}"' for name in columns)
+        select = ", ".join(f'cast("{name}" as {kind})' for name, kind in columns.items())
+        with self._staged(connection, columns, frame) as staged:
+            self._cursor(connection).execute(
+                f'insert into "{schema}"."{table}" ({names}) select {select} from "{staged}"'
+            )
+        return count
+
+    def _publish(self, schema: str, table: str, build: Callable[[Any, Run, str], None]) -> int:
         staging = f"{table}__staging"
         with self.connect() as connection:
             cursor = self._cursor(connection)
 
-            def run(sql: str, params: Any = None, many: bool = False) -> Any:
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params or [])
+            def run(sql: str, params: Any = None) -> Any:
+                cursor.execute(sql, params or [])
                 return cursor
 
             run(f'create schema if not exists "{schema}"')
             run(f'drop table if exists "{schema}"."{staging}"')
             self.commit_ddl(connection)
             try:
-                build(run, staging)
+                build(connection, run, staging)
                 (count,) = run(f'select count(*) from "{schema}"."{staging}"').fetchone()
                 self._begin(connection)
                 # The swap: readers see the old table or the new one, never neither.
@@ -221,3 +263,57 @@ class Warehouse(abc.ABC):
             for view, sql in views.items():
                 connection.cursor().execute(f'create view "{schema}"."{view}" as {sql}')
             self.commit_ddl(connection)
+
+
+class Writes:
+    """Set-wise writes inside one :meth:`Warehouse.transaction`: each call is one statement
+    however many rows it carries."""
+
+    def __init__(self, warehouse: Warehouse, connection: Any) -> None:
+        self._warehouse = warehouse
+        self._connection = connection
+
+    @property
+    def connection(self) -> Any:
+        return self._connection
+
+    def insert(self, schema: str, table: str, columns: dict[str, str], rows: Rows) -> int:
+        """Add ``rows`` to ``schema.table``; returns how many."""
+        frame = typed_frame(columns, rows)
+        return self._warehouse._insert(self._connection, schema, table, columns, frame)
+
+    def delete(self, schema: str, table: str, keys: dict[str, str], rows: Rows) -> None:
+        """Delete the rows of ``schema.table`` whose ``keys`` columns (name to SQL type) equal
+        those of one of ``rows``."""
+        if not row_count(rows):
+            return
+        warehouse = self._warehouse
+        match = " and ".join(f'"{table}"."{n}" = cast(s."{n}" as {t})' for n, t in keys.items())
+        with warehouse._staged(self._connection, keys, typed_frame(keys, rows)) as staged:
+            warehouse._cursor(self._connection).execute(
+                f'delete from "{schema}"."{table}" where exists '
+                f'(select 1 from "{staged}" s where {match})'
+            )
+
+    def existing(self, schema: str, table: str, column: str, sql_type: str,
+                 values: list[Any]) -> set[Any]:  # fmt: skip
+        """Which of ``values`` ``schema.table`` already holds in ``column`` (a set-wise
+        semi-join: the table is not read whole)."""
+        if not values:
+            return set()
+        warehouse = self._warehouse
+        columns = {column: sql_type}
+        frame = typed_frame(columns, [(v,) for v in values])
+        with warehouse._staged(self._connection, columns, frame) as staged:
+            cursor = warehouse._cursor(self._connection)
+            cursor.execute(
+                f'select distinct t."{column}" from "{schema}"."{table}" t '
+                f'where t."{column}" in (select cast(s."{column}" as {sql_type}) from "{staged}" s)'
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Run one statement in the transaction; returns the cursor."""
+        cursor = self._warehouse._cursor(self._connection)
+        cursor.execute(sql, params or [])
+        return cursor

@@ -305,6 +305,13 @@ class DuckDBWarehouse(Warehouse):
     def _cursor(self, connection: Any) -> Any:
         return connection
 
+    def _stage(self, connection: Any, name: str, columns: dict[str, str], frame: Any) -> None:
+        # DuckDB scans the frame in place: one statement reads every row.
+        connection.register(name, frame)
+
+    def _unstage(self, connection: Any, name: str) -> None:
+        connection.unregister(name)
+
     def commit_ddl(self, connection: Any) -> None:
         """DuckDB autocommits outside an explicit transaction."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from urllib.parse import urlsplit
 import dlt
 
 from archy_pipeline.warehouse.base import Warehouse
+from archy_pipeline.warehouse.frames import csv_field
 
 #: A role name that needs no quoting: what ``analysts_role`` accepts.
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -52,6 +54,22 @@ class PostgresWarehouse(Warehouse):
 
     def _cursor(self, connection: Any) -> Any:
         return connection.cursor()
+
+    def _stage(self, connection: Any, name: str, columns: dict[str, str], frame: Any) -> None:
+        # A temporary table filled by one COPY: gone when the transaction ends either way.
+        column_sql = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
+        cursor = connection.cursor()
+        cursor.execute(f'create temporary table "{name}" ({column_sql}) on commit drop')
+        values = [frame[column].astype(object).tolist() for column in columns]
+        text = io.StringIO()
+        for row in zip(*values, strict=True):
+            text.write(",".join(csv_field(value) for value in row))
+            text.write("\n")
+        text.seek(0)
+        cursor.copy_expert(f'copy "{name}" from stdin with (format csv)', text)
+
+    def _unstage(self, connection: Any, name: str) -> None:
+        """The temporary table goes with the transaction (``on commit drop``)."""
 
     def commit_ddl(self, connection: Any) -> None:
         connection.commit()
