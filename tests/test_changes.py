@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from workato_simulator.workspace import application_config
 
+from archy_pipeline.assets.changes import current_snapshot, snapshot_rows, stored_snapshot
 from archy_pipeline.notify.changes import Snapshot, diff_snapshots, sync_error_events
 from archy_pipeline.resources.warehouse import WarehouseResource
 from tests.support import acme, block, rows, run_pipeline
@@ -49,6 +50,12 @@ def test_change_feed_after_simulator_mutations(simulator, tmp_path):
     warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
     assert run_pipeline(sim, warehouse).success
     assert rows(warehouse, "select count(*) from archy.change_events") == [(0,)], "baseline"
+    tables = (
+        "select schema_name, table_name, table_oid from duckdb_tables() "
+        "where table_name in ('change_events', 'snapshot') order by 1"
+    )
+    created = rows(warehouse, tables)
+    (baseline_rows,) = rows(warehouse, "select count(*) from archy_state.snapshot")[0]
 
     new_connection = ws.add_connection("zendesk", "Zendesk PROD")
     added = ws.add_recipe(
@@ -86,7 +93,41 @@ def test_change_feed_after_simulator_mutations(simulator, tmp_path):
     removed = {e[1] for e in by_type["dependency_removed"]}
     assert "'Account owner sync' uses 'ACME Production Salesforce' (both)" in removed
 
+    # Written incrementally: the same two tables (not rebuilt), the unchanged subjects' rows
+    # as the baseline wrote them, and a stored snapshot equal to the current one.
+    assert rows(warehouse, tables) == created
+    (untouched,) = rows(
+        warehouse,
+        "select count(*) from archy_state.snapshot "
+        "where taken_at = (select min(taken_at) from archy_state.snapshot)",
+    )[0]
+    assert 0 < untouched < baseline_rows
+    assert rows(warehouse, "select max(taken_at) from archy_state.snapshot") == rows(
+        warehouse, "select taken_at from archy_state.snapshot_taken"
+    )
+    stored, _, stored_rows = stored_snapshot(warehouse)
+    assert stored_rows == snapshot_rows(stored) == snapshot_rows(current_snapshot(warehouse))
+    assert len(by_type["new_recipe"]) == 1, "each event stored once"
+
     # Nothing changed: a third build adds no event.
     count = rows(warehouse, "select count(*) from archy.change_events")[0][0]
     assert run_pipeline(sim, warehouse).success
     assert rows(warehouse, "select count(*) from archy.change_events")[0][0] == count
+
+
+def test_a_snapshot_stored_before_snapshot_taken_existed_is_read_with_its_time(tmp_path):
+    """Warehouses written by earlier versions rewrote every snapshot row with the run's time
+    and had no ``snapshot_taken``: the comparison starts from that time, so event ids stay
+    the same across the upgrade."""
+    from archy_pipeline.assets.changes import SNAPSHOT_COLUMNS, STATE_SCHEMA
+
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    state = json.dumps({"name": "R", "status": "active"}, sort_keys=True)
+    warehouse.publish_rows(STATE_SCHEMA, "snapshot", SNAPSHOT_COLUMNS, [
+        (AT, "recipes", json.dumps(["W", 1]), state),
+        (AT, "connections", json.dumps(["W", 7]), json.dumps({"name": "C"})),
+    ])  # fmt: skip
+    snapshot, taken_at, stored = stored_snapshot(warehouse)
+    assert taken_at == AT
+    assert snapshot.recipes == {("W", 1): {"name": "R", "status": "active"}}
+    assert stored[("recipes", '["W", 1]')] == state

@@ -88,9 +88,9 @@ def _sql_type(series: pd.Series) -> str:
 
 
 def publish_frame(warehouse: WarehouseResource, table: str, frame: pd.DataFrame) -> int:
+    """Replace ``archy.<table>`` with ``frame``, written set-wise (missing values as NULL)."""
     columns = {str(c): _sql_type(frame[c]) for c in frame.columns}
-    records = frame.astype(object).where(frame.notna(), None).itertuples(index=False, name=None)
-    return warehouse.publish_rows(ARCHY_SCHEMA, table, columns, list(records))
+    return warehouse.backend.publish_rows(ARCHY_SCHEMA, table, columns, frame)
 
 
 def merge_insight_state(

@@ -11,7 +11,12 @@ import dagster as dg
 from archy_pipeline.assets.transform import table_metadata
 from archy_pipeline.constants import ARCHY_SCHEMA, OWNERS, WAREHOUSE_POOL
 from archy_pipeline.extract.tables import DATASET_NAME
-from archy_pipeline.notify.changes import Snapshot, diff_snapshots, sync_error_events
+from archy_pipeline.notify.changes import (
+    ChangeEvent,
+    Snapshot,
+    diff_snapshots,
+    sync_error_events,
+)
 from archy_pipeline.resources.warehouse import WarehouseResource
 
 #: Internal schema for state the change feed keeps between runs (not for analysts).
@@ -93,16 +98,83 @@ def current_snapshot(warehouse: WarehouseResource) -> Snapshot:
     return Snapshot(recipes, connections, dependencies, open_insight_snapshot(warehouse))
 
 
-def stored_snapshot(warehouse: WarehouseResource) -> tuple[Snapshot, datetime | None]:
+#: One row: when the stored snapshot was last brought up to date (each snapshot row keeps the
+#: time it was itself written; unchanged subjects are not written again).
+TAKEN_TABLE = "snapshot_taken"
+TAKEN_COLUMNS = {"taken_at": "timestamp with time zone"}
+SNAPSHOT_KEY = {"subject_type": "varchar", "subject_key": "varchar"}
+PARTS = ("recipes", "connections", "dependencies", "insights")
+
+#: ``(subject_type, subject_key)`` to ``state``, both as stored (JSON text).
+StoredRows = dict[tuple[str, str], str]
+
+
+def snapshot_rows(snapshot: Snapshot) -> StoredRows:
+    """``snapshot`` as the rows ``archy_state.snapshot`` keeps, keyed like them."""
+    return {
+        (part, json.dumps(list(key))): json.dumps(state, sort_keys=True, default=str)
+        for part in PARTS
+        for key, state in getattr(snapshot, part).items()
+    }
+
+
+def stored_snapshot(warehouse: WarehouseResource) -> tuple[Snapshot, datetime | None, StoredRows]:
+    """The snapshot the last run left, when it was taken, and its rows as stored."""
     rows = warehouse.fetch_rows(STATE_SCHEMA, "snapshot")
-    parts: dict[str, dict[tuple, dict[str, Any]]] = {
-        "recipes": {}, "connections": {}, "dependencies": {}, "insights": {}
-    }  # fmt: skip
-    taken_at = None
+    parts: dict[str, dict[tuple, dict[str, Any]]] = {part: {} for part in PARTS}
+    stored: StoredRows = {}
     for row in rows:
         parts[row["subject_type"]][tuple(json.loads(row["subject_key"]))] = json.loads(row["state"])
-        taken_at = row["taken_at"]
-    return Snapshot(**parts), taken_at
+        stored[(row["subject_type"], row["subject_key"])] = row["state"]
+    taken = warehouse.fetch_rows(STATE_SCHEMA, TAKEN_TABLE)
+    if taken:
+        taken_at = taken[0]["taken_at"]
+    else:  # written before snapshot_taken existed: every row was rewritten each run
+        taken_at = max((row["taken_at"] for row in rows), default=None)
+    return Snapshot(**parts), taken_at, stored
+
+
+def store_events(warehouse: WarehouseResource, events: list[ChangeEvent]) -> list[ChangeEvent]:
+    """Append the events not stored yet (by ``event_id``), set-wise; returns those."""
+    backend = warehouse.backend
+    backend.ensure_table(ARCHY_SCHEMA, "change_events", EVENT_COLUMNS)
+    with backend.transaction() as writes:
+        ids = list(dict.fromkeys(e.event_id for e in events))
+        seen = writes.existing(ARCHY_SCHEMA, "change_events", "event_id", "varchar", ids)
+        fresh = []
+        for event in events:
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                fresh.append(event)
+        writes.insert(ARCHY_SCHEMA, "change_events", EVENT_COLUMNS, [
+            (e.event_id, e.workspace, e.at, e.type, e.subject_type, e.subject_id,
+             e.subject_name, _json(e.before), _json(e.after))
+            for e in fresh
+        ])  # fmt: skip
+    return fresh
+
+
+def store_snapshot(
+    warehouse: WarehouseResource, stored: StoredRows, current: StoredRows, now: datetime
+) -> int:
+    """Bring ``archy_state.snapshot`` from ``stored`` to ``current`` in one transaction,
+    writing only the subjects that changed, appeared or went; returns rows written."""
+    backend = warehouse.backend
+    backend.ensure_table(STATE_SCHEMA, "snapshot", SNAPSHOT_COLUMNS)
+    backend.ensure_table(STATE_SCHEMA, TAKEN_TABLE, TAKEN_COLUMNS)
+    gone = [key for key in stored if key not in current]
+    changed = [key for key, state in current.items() if stored.get(key) != state]
+    with backend.transaction() as writes:
+        writes.delete(STATE_SCHEMA, "snapshot", SNAPSHOT_KEY, gone + changed)
+        writes.insert(
+            STATE_SCHEMA,
+            "snapshot",
+            SNAPSHOT_COLUMNS,
+            [(now, part, key, current[(part, key)]) for part, key in changed],
+        )
+        writes.execute(f'delete from "{STATE_SCHEMA}"."{TAKEN_TABLE}"')
+        writes.insert(STATE_SCHEMA, TAKEN_TABLE, TAKEN_COLUMNS, [(now,)])  # fmt: skip
+    return len(gone) + len(changed)
 
 
 @dg.asset(
@@ -127,30 +199,16 @@ def change_events(warehouse: WarehouseResource) -> dg.MaterializeResult:
     new_insight, and a sync_error per sync issue. The first build is a baseline and records
     no change."""
     now = datetime.now(timezone.utc)
-    previous, taken_at = stored_snapshot(warehouse)
+    previous, taken_at, stored = stored_snapshot(warehouse)
     current = current_snapshot(warehouse)
     basis = str(taken_at)
     new = diff_snapshots(previous, current, now, basis)
     new += sync_error_events(warehouse.fetch_rows(DATASET_NAME, "sync_issues"), taken_at, now)
-    existing = warehouse.fetch_rows(ARCHY_SCHEMA, "change_events")
-    seen = {row["event_id"] for row in existing}
-    fresh = [e for e in new if e.event_id not in seen]
-    rows = [tuple(row[c] for c in EVENT_COLUMNS) for row in existing] + [
-        (e.event_id, e.workspace, e.at, e.type, e.subject_type, e.subject_id, e.subject_name,
-         _json(e.before), _json(e.after))
-        for e in fresh
-    ]  # fmt: skip
-    count = warehouse.publish_rows(ARCHY_SCHEMA, "change_events", EVENT_COLUMNS, rows)
+    fresh = store_events(warehouse, new)
     # The events are safe before the snapshot moves: if this step fails, the next run compares
     # from the same snapshot and gets the same event ids, which are not stored twice.
-    snapshot_rows = [
-        (now, part, json.dumps(list(key)), json.dumps(state, sort_keys=True, default=str))
-        for part, items in (("recipes", current.recipes), ("connections", current.connections),
-                            ("dependencies", current.dependencies),
-                            ("insights", current.insights))
-        for key, state in items.items()
-    ]  # fmt: skip
-    warehouse.publish_rows(STATE_SCHEMA, "snapshot", SNAPSHOT_COLUMNS, snapshot_rows)
+    written = store_snapshot(warehouse, stored, snapshot_rows(current), now)
+    count = warehouse.count_rows(ARCHY_SCHEMA, "change_events")
     by_type: dict[str, int] = {}
     for event in fresh:
         by_type[event.type] = by_type.get(event.type, 0) + 1
@@ -158,6 +216,7 @@ def change_events(warehouse: WarehouseResource) -> dg.MaterializeResult:
         metadata={
             **table_metadata(warehouse, ARCHY_SCHEMA, "change_events", count),
             "new_events": len(fresh),
+            "snapshot_rows_written": written,
             **{f"new_{k}": v for k, v in sorted(by_type.items())},
         }
     )
