@@ -53,7 +53,22 @@ def _text(value: Any) -> str | None:
 
 
 def _texts(values: list[Any]) -> pd.Series:
-    return pd.Series([_text(v) for v in values], dtype=object)
+    return pd.Series([v if type(v) is str else _text(v) for v in values], dtype=object)
+
+
+def _typed_series(series: pd.Series, kind: str) -> pd.Series | None:
+    """A frame's column whose dtype already fits ``kind``, converted without a Python loop;
+    None when it needs the value-by-value path."""
+    dtype = series.dtype
+    if kind in _INTEGER and dtype.kind in "iu":
+        return series.astype("Int64")
+    if kind in _FLOAT and dtype.kind in "fiu":
+        return series.astype("Float64")
+    if kind in _BOOLEAN and dtype.kind == "b":
+        return series.astype("boolean")
+    if kind in _TIMESTAMP_TZ and isinstance(dtype, pd.DatetimeTZDtype):
+        return series.dt.tz_convert("UTC")
+    return None
 
 
 def typed_column(values: list[Any], sql_type: str) -> pd.Series:
@@ -88,15 +103,21 @@ def typed_frame(columns: dict[str, str], rows: Rows) -> pd.DataFrame:
         missing = [n for n in names if n not in rows.columns]
         if missing:
             raise ValueError(f"the rows to write have no column {', '.join(missing)}")
-        values = [rows[n].astype(object).tolist() for n in names]
-    else:
-        for number, row in enumerate(rows):
-            if len(row) != len(names):
-                raise ValueError(
-                    f"row {number} has {len(row)} values for {len(names)} columns "
-                    f"({', '.join(names)}); nothing was written"
-                )
-        values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in names]
+        typed = {}
+        for name in names:
+            kind = " ".join(columns[name].lower().split())
+            fast = _typed_series(rows[name], kind)
+            if fast is None:
+                fast = typed_column(rows[name].astype(object).tolist(), columns[name])
+            typed[name] = fast.reset_index(drop=True)
+        return pd.DataFrame(typed)
+    for number, row in enumerate(rows):
+        if len(row) != len(names):
+            raise ValueError(
+                f"row {number} has {len(row)} values for {len(names)} columns "
+                f"({', '.join(names)}); nothing was written"
+            )
+    values = [list(v) for v in zip(*rows, strict=True)] if rows else [[] for _ in names]
     return pd.DataFrame(
         {name: typed_column(vals, columns[name]) for name, vals in zip(names, values, strict=True)}
     )
