@@ -14,6 +14,7 @@ from archy_pipeline.assets.analysis import analysis_tables
 from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
+from archy_pipeline.assets.history import history_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.publish import build_analysts_snapshot
 from archy_pipeline.assets.report import architecture_report
@@ -45,6 +46,7 @@ def build_defs() -> dg.Definitions:
             build_sql_model_assets(variables.models_dir),
             analysis_tables,
             change_events,
+            history_tables,
             architecture_report,
         ],
     )
