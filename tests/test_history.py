@@ -103,13 +103,12 @@ def test_history_keeps_versions_deletions_and_answers_as_of(simulator, warehouse
     params = [workspace, ids["caller"], before, before]
     assert warehouse.query(as_of_recipe, params)[1] == [("Opportunity to Sales Order", "active")]
     params = [workspace, ids["caller"], change_time, change_time]
-    assert warehouse.query(as_of_recipe, params)[1] == [
-        ("Opportunity to Sales Order v2", "active")
-    ]
+    assert warehouse.query(as_of_recipe, params)[1] == [("Opportunity to Sales Order v2", "active")]
     then = warehouse.query(as_of_systems, [workspace, ids["both"], before, before])[1]
     assert [(c, r) for c, _, r in then] == [(ids["sf"], "both")]
     assert then[0][1] == "salesforce", "the mapped system"
-    assert warehouse.query(as_of_systems, [workspace, ids["both"], change_time, change_time])[1] == []
+    after = [workspace, ids["both"], change_time, change_time]
+    assert warehouse.query(as_of_systems, after)[1] == []
     assert rows(
         warehouse,
         f"select ended_by from archy.integration_history where recipe_id = {ids['both']}",

@@ -60,9 +60,7 @@ def _count(warehouse, table: str) -> int:
     return rows(warehouse, f"select count(*) from {table} where workspace = 'old'")[0][0]
 
 
-def test_retention_removes_only_what_is_older_than_the_bounds_and_says_so(
-    acme_warehouse, tmp_path
-):
+def test_retention_removes_only_what_is_older_than_the_bounds_and_says_so(acme_warehouse, tmp_path):
     warehouse = acme_warehouse.copy_to(tmp_path)
     _seed_old_rows(warehouse)
     (history_before,) = rows(warehouse, "select count(*) from archy.recipe_history")[0]
@@ -97,9 +95,9 @@ def test_retention_removes_only_what_is_older_than_the_bounds_and_says_so(
     (history_after,) = rows(warehouse, "select count(*) from archy.recipe_history")[0]
     assert history_after == history_before - 1, "the build's own rows are untouched"
     assert _count(warehouse, "archy.integration_history") == 0
-    assert rows(
-        warehouse, "select event_id from archy.change_events where workspace = 'old'"
-    ) == [("e-300",)]
+    assert rows(warehouse, "select event_id from archy.change_events where workspace = 'old'") == [
+        ("e-300",)
+    ]
     assert rows(
         warehouse, "select insight_id from archy.insights where workspace = 'old' order by 1"
     ) == [("open-200",), ("resolved-100",)]

@@ -59,10 +59,9 @@ class HistoryTable:
     def current(self) -> str:
         """The current items with their content hash, as a subquery."""
         # chr(1) stands for null, chr(31) separates fields: 'a' + null differs from null + 'a'.
-        parts = ", ".join(
-            f'coalesce(cast("{name}" as varchar), chr(1))' for name in self.fields
-        )
-        return f"(select *, md5(concat_ws(chr(31), {parts})) as content_hash from ({_sql(self.table)}) as c)"
+        parts = ", ".join(f'coalesce(cast("{name}" as varchar), chr(1))' for name in self.fields)
+        query = _sql(self.table)
+        return f"(select *, md5(concat_ws(chr(31), {parts})) as content_hash from ({query}) as c)"
 
     def _same_key(self, left: str, right: str) -> str:
         return " and ".join(f'{left}."{name}" = {right}."{name}"' for name in self.key)
@@ -102,22 +101,36 @@ class HistoryTable:
 RECIPE_HISTORY = HistoryTable(
     "recipe_history",
     key={"workspace": "varchar", "recipe_id": "bigint"},
-    fields={"name": "varchar", "status": "varchar", "folder_path": "varchar",
-            "connection_ids": "varchar", "step_count": "bigint"},  # fmt: skip
+    fields={
+        "name": "varchar",
+        "status": "varchar",
+        "folder_path": "varchar",
+        "connection_ids": "varchar",
+        "step_count": "bigint",
+    },
     gone="deleted",
 )
 CONNECTION_HISTORY = HistoryTable(
     "connection_history",
     key={"workspace": "varchar", "connection_id": "bigint"},
-    fields={"name": "varchar", "application": "varchar", "status": "varchar",
-            "environment": "varchar", "folder_path": "varchar"},  # fmt: skip
+    fields={
+        "name": "varchar",
+        "application": "varchar",
+        "status": "varchar",
+        "environment": "varchar",
+        "folder_path": "varchar",
+    },
     gone="deleted",
 )
 INTEGRATION_HISTORY = HistoryTable(
     "integration_history",
     key={"workspace": "varchar", "recipe_id": "bigint", "connection_id": "bigint"},
-    fields={"application": "varchar", "system_id": "varchar", "system_name": "varchar",
-            "role": "varchar"},  # fmt: skip
+    fields={
+        "application": "varchar",
+        "system_id": "varchar",
+        "system_name": "varchar",
+        "role": "varchar",
+    },
     gone="removed",
 )
 HISTORY_TABLES = (RECIPE_HISTORY, CONNECTION_HISTORY, INTEGRATION_HISTORY)

@@ -78,8 +78,7 @@ def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
         cron_schedule=settings.retention,
         execution_timezone=settings.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Daily retention (archy.yaml schedules.retention; what it keeps: "
-        "retention:).",
+        description="Daily retention (schedules.retention; what it keeps: retention:).",
     )
 
     return [daily_sync_schedule, weekly_sync_schedule, retention_schedule]
