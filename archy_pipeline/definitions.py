@@ -14,6 +14,7 @@ from archy_pipeline.assets.analysis import analysis_tables
 from archy_pipeline.assets.changes import change_events
 from archy_pipeline.assets.checks import INTEGRITY_CHECKS
 from archy_pipeline.assets.extract import workato_raw_tables
+from archy_pipeline.assets.history import history_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.publish import build_analysts_snapshot
 from archy_pipeline.assets.report import architecture_report
@@ -24,7 +25,7 @@ from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
 from archy_pipeline.sensors.automation import rebuild_after_sync_sensor, with_rebuild_condition
-from archy_pipeline.sensors.jobs import sync_job, transform_job
+from archy_pipeline.sensors.jobs import retention_job, sync_job, transform_job
 from archy_pipeline.sensors.notifications import change_digest_sensor, sync_failure_sensor
 from archy_pipeline.sensors.schedules import build_schedules, workspace_partitions_sensor
 from archy_pipeline.sensors.webhook_sensor import webhook_sensor
@@ -45,6 +46,7 @@ def build_defs() -> dg.Definitions:
             build_sql_model_assets(variables.models_dir),
             analysis_tables,
             change_events,
+            history_tables,
             architecture_report,
         ],
     )
@@ -53,7 +55,7 @@ def build_defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[workato_raw_tables, *rebuilt, *snapshot],
         asset_checks=INTEGRITY_CHECKS,
-        jobs=[sync_job, transform_job],
+        jobs=[sync_job, transform_job, retention_job],
         schedules=build_schedules(archy.schedules),
         sensors=[
             workspace_partitions_sensor,

@@ -281,6 +281,7 @@ def build_archy(warehouse: Any, models: Path | None = None) -> Any:
     from archy_pipeline.assets.analysis import analysis_tables
     from archy_pipeline.assets.changes import change_events
     from archy_pipeline.assets.checks import INTEGRITY_CHECKS
+    from archy_pipeline.assets.history import history_tables
     from archy_pipeline.assets.mapping import system_mappings, systems
     from archy_pipeline.assets.transform import (
         DEFAULT_MODELS_DIR,
@@ -297,6 +298,7 @@ def build_archy(warehouse: Any, models: Path | None = None) -> Any:
             build_sql_model_assets(models or DEFAULT_MODELS_DIR),
             analysis_tables,
             change_events,
+            history_tables,
             *INTEGRITY_CHECKS,
         ],
         resources={"warehouse": warehouse, "settings": ArchySettingsResource()},

@@ -122,6 +122,12 @@ def build_sql_model_assets(root: str | Path | None = None) -> dg.AssetsDefinitio
     )
     def sql_models(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
         selected = context.selected_asset_keys
+        # The shipped views read model tables (v_most_complex_integrations reads integrations)
+        # and PostgreSQL refuses to drop a table a view depends on, which made every rebuild
+        # after the first fail there: drop them; the analysis step creates them again.
+        from archy_pipeline.assets.analysis import VIEWS
+
+        warehouse.backend.drop_views(ARCHY_SCHEMA, list(VIEWS))
         for model in models:
             key = dg.AssetKey([model.schema, model.table])
             if key not in selected:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from archy_pipeline.constants import EXTRACT_GROUP, PUBLISH_GROUP, TRANSFORM_GROUPS
+from archy_pipeline.sensors.retention import retention_job
+
+__all__ = ["TRANSFORM_SELECTION", "retention_job", "sync_job", "transform_job"]
 
 #: Extraction, one run per workspace partition.
 sync_job = dg.define_asset_job(

@@ -1,9 +1,10 @@
-"""The pipeline runs itself: daily and weekly syncs, and partitions kept in step with archy.yaml
-(the archy tables are rebuilt after the syncs by the automation in ``sensors/automation.py``).
+"""The pipeline runs itself: daily and weekly syncs, daily retention, and partitions kept in
+step with archy.yaml (the archy tables are rebuilt after the syncs by the automation in
+``sensors/automation.py``).
 
 Cron strings and the time zone come from the ``schedules:`` section of archy.yaml (defaults:
-daily at 02:00, weekly on Sunday at 04:00, UTC: off-hours for most teams), which
-``definitions.py`` reads when the code location loads.
+daily at 02:00, weekly on Sunday at 04:00, retention daily at 01:30, UTC: off-hours for most
+teams), which ``definitions.py`` reads when the code location loads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dagster as dg
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.partitions import add_workspaces_requests
 from archy_pipeline.resources.settings import ArchySettingsResource
-from archy_pipeline.sensors.jobs import sync_job
+from archy_pipeline.sensors.jobs import retention_job, sync_job
 from archy_pipeline.settings import ConfigError, ScheduleSettings
 
 FULL_REFRESH = {"ops": {"workato_raw": {"config": {"full_refresh": True}}}}
@@ -69,7 +70,18 @@ def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
     def weekly_sync_schedule(context: dg.ScheduleEvaluationContext):
         return _sync_requests(context, "weekly", FULL_REFRESH)
 
-    return [daily_sync_schedule, weekly_sync_schedule]
+    # Daily: remove what retention: no longer keeps (history, events, issues, run records),
+    # before the daily sync so it never waits for a sync's hold on the warehouse.
+    retention_schedule = dg.ScheduleDefinition(
+        name="retention_schedule",
+        job=retention_job,
+        cron_schedule=settings.retention,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Daily retention (schedules.retention; what it keeps: retention:).",
+    )
+
+    return [daily_sync_schedule, weekly_sync_schedule, retention_schedule]
 
 
 @dg.sensor(

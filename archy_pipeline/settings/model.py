@@ -32,9 +32,9 @@ Example::
     access:
       overrides:
         "mssql/execute_procedure": write     # <provider>/<action_name>: read | write
-    schedules: {daily: "0 2 * * *", weekly: "0 4 * * 0", timezone: UTC}
+    schedules: {daily: "0 2 * * *", weekly: "0 4 * * 0", retention: "30 1 * * *", timezone: UTC}
 
-``systems:``, ``mapping:``, ``analysis:`` and ``notifications:`` are documented in
+``systems:``, ``mapping:``, ``analysis:``, ``retention:`` and ``notifications:`` are documented in
 docs/configuration.md (their models are in :mod:`archy_pipeline.settings.sections`). The
 mapping, analysis and notify packages turn those validated sections into their own types and
 check nothing again.
@@ -70,6 +70,7 @@ from archy_pipeline.settings.sections import (
     AnalysisSettings,
     MappingSettings,
     NotificationSettings,
+    RetentionSettings,
     Systems,
     catalogue_ids,
 )
@@ -263,6 +264,8 @@ class ScheduleSettings(Section):
 
     daily: Annotated[str, BeforeValidator(_cron)] = "0 2 * * *"
     weekly: Annotated[str, BeforeValidator(_cron)] = "0 4 * * 0"
+    #: The retention job (``retention:`` says what it keeps): daily, before the daily sync.
+    retention: Annotated[str, BeforeValidator(_cron)] = "30 1 * * *"
     timezone: Annotated[str, BeforeValidator(_time_zone)] = "UTC"
 
 
@@ -379,6 +382,7 @@ class ArchySettings(Section):
     systems: Systems = ()
     mapping: MappingSettings = MappingSettings()
     analysis: AnalysisSettings = AnalysisSettings()
+    retention: RetentionSettings = RetentionSettings()
     notifications: NotificationSettings | None = None
 
     _source: str = PrivateAttr(default="archy.yaml")

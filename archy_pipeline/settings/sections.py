@@ -206,6 +206,25 @@ class AnalysisSettings(Section):
     rollup_min_recipes: Annotated[int, count()] = 5
 
 
+# ---------------------------------------------------------------------- retention
+
+
+class RetentionSettings(Section):
+    """How many days of each kind of record the daily retention job keeps (``retention:``;
+    defaults in docs/configuration.md). Open history rows are kept whatever their age."""
+
+    #: Closed rows of the history tables, by when they were closed (``valid_to``).
+    history_days: Annotated[int, count(1)] = 730
+    #: ``archy.change_events``, by ``detected_at``.
+    change_events_days: Annotated[int, count(1)] = 365
+    #: Resolved rows of ``archy.insights``, by when a run last found them (``last_seen_at``).
+    resolved_insights_days: Annotated[int, count(1)] = 180
+    #: ``workato_raw.sync_issues``, by ``synced_at``.
+    sync_issues_days: Annotated[int, count(1)] = 90
+    #: Finished Dagster runs (their records and logs), by their last update.
+    run_records_days: Annotated[int, count(1)] = 90
+
+
 # ---------------------------------------------------------------------- notifications
 
 TLS_MODES = ("none", "starttls", "ssl")

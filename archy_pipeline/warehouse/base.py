@@ -264,6 +264,33 @@ class Warehouse(abc.ABC):
                 connection.cursor().execute(f'create view "{schema}"."{view}" as {sql}')
             self.commit_ddl(connection)
 
+    # -- statements in one transaction (the history tables and retention) ----------------------
+
+    def run_in_transaction(
+        self, statements: list[tuple[str, list[Any]]], setup: list[str] | tuple[str, ...] = ()
+    ) -> list[int]:
+        """Run ``setup`` (schema and ``create ... if not exists``, committed first), then
+        ``statements`` (SQL, parameters) in one transaction: all take effect or none.
+
+        Returns how many rows each statement changed, in order.
+        """
+        with self.connect() as connection:
+            cursor = self._cursor(connection)
+            for sql in setup:
+                cursor.execute(sql)
+            self.commit_ddl(connection)
+            counts = []
+            try:
+                self._begin(connection)
+                for sql, params in statements:
+                    cursor.execute(sql, params)
+                    counts.append(int(cursor.rowcount))
+                connection.commit()
+            except Exception:
+                self._rollback(connection)
+                raise
+        return counts
+
 
 class Writes:
     """Set-wise writes inside one :meth:`Warehouse.transaction`: each call is one statement
