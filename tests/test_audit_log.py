@@ -12,12 +12,15 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import duckdb
 import keyring
+import psycopg2
+import psycopg2.errors
 import pytest
 from dagster_dlt import DagsterDltResource
 from keyring.backends import fail
@@ -132,12 +135,17 @@ def test_connect_while_another_process_holds_the_warehouse_succeeds_and_the_row_
 # ---------------------------------------------------------------------- syncs
 
 
-def sync(sim: Any, warehouse: Any, token: str | None = None, **config: Any) -> Any:
+def sync(
+    sim: Any, warehouse: Any, token: str | None = None, attempts: int = 6, **config: Any
+) -> Any:
     return materialize_sync(
         resources={
             "dlt": DagsterDltResource(),
             "workato": WorkatoResource(
-                api_token=token or sim.token, base_url=sim.base_url, requests_per_minute=0
+                api_token=token or sim.token,
+                base_url=sim.base_url,
+                requests_per_minute=0,
+                max_attempts=attempts,
             ),
             "warehouse": warehouse,
         },
@@ -220,7 +228,7 @@ def test_a_failed_sync_records_sync_failed_without_the_token(simulator, tmp_path
     wrong = "wrkaus-WRONG-TOKEN-0b1c2d3e4f5a6b7c8d9e"
     if failure == "simulator down":
         sim.stop()
-    result = sync(sim, warehouse, token=wrong if failure == "wrong token" else None)
+    result = sync(sim, warehouse, token=wrong if failure == "wrong token" else None, attempts=1)
     assert not result.success
 
     rows = audit_rows(warehouse)
@@ -255,11 +263,42 @@ def test_held_and_accepted_deletions_are_recorded(simulator, tmp_path):
     assert [row["detail"]["accept_deletions"] for row in started] == [False, False, True]
 
 
-def test_postgres_gets_the_audit_log_too(simulator, postgres_database, tmp_path):
+@pytest.fixture
+def analysts_role(postgres_database: str) -> Iterator[str]:
+    """A unique analysts' role (roles are cluster-wide: dropped after)."""
+    role = f"archy_analyst_{uuid.uuid4().hex[:8]}"
+    yield role
+    admin = psycopg2.connect(postgres_database)
+    admin.autocommit = True
+    cursor = admin.cursor()
+    cursor.execute(f"select 1 from pg_roles where rolname = '{role}'")
+    if cursor.fetchone():
+        cursor.execute(f"drop owned by {role}")
+        cursor.execute(f"drop role {role}")
+    admin.close()
+
+
+def as_role(dsn: str, role: str, sql: str) -> list[tuple]:
+    connection = psycopg2.connect(dsn)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"set role {role}")
+        cursor.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+@pytest.mark.postgres
+def test_postgres_gets_the_audit_log_and_the_analysts_role_reads_it_only(
+    simulator, postgres_database, analysts_role, tmp_path
+):
     sim = simulator(workspace_with_recipes(3), rate_limits=None)
     warehouse = WarehouseResource(
         postgres_dsn=postgres_database, pipelines_dir=str(tmp_path / "dlt")
     )
+    warehouse.backend.grant_analysts(analysts_role)  # before the table exists
     assert sync(sim, warehouse).success
     assert not sync(sim, warehouse, token="wrkaus-WRONG-TOKEN-0b1c2d3e4f5a6b7c8d9e").success
     rows = audit_rows(warehouse)
@@ -270,3 +309,39 @@ def test_postgres_gets_the_audit_log_too(simulator, postgres_database, tmp_path)
     assert (
         dict(warehouse.columns("archy", "audit_log"))["occurred_at"] == "timestamp with time zone"
     )
+    assert as_role(postgres_database, analysts_role, f"select count(*) from {LOG}") == [(5,)]
+    for write in (f"delete from {LOG}", f"update {LOG} set actor = 'x'"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            as_role(postgres_database, analysts_role, write)
+
+
+def test_a_rebuild_without_a_sync_records_a_mapping_change(simulator, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from archy_pipeline.assets.mapping import system_mappings, systems
+    from archy_pipeline.resources.settings import ArchySettingsResource
+
+    sim = simulator(workspace_with_recipes(3), rate_limits=None)
+    config = tmp_path / "archy.yaml"
+    monkeypatch.setenv("ARCHY_CONFIG", str(config))
+    config.write_text(ARCHY_YAML.format(daily="0 2 * * *", rules="[]"))
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    assert sync(sim, warehouse).success
+
+    def rebuild() -> Any:
+        return dg.materialize(
+            [systems, system_mappings],
+            resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
+        )
+
+    assert rebuild().success
+    assert len(audit_rows(warehouse)) == 3, "nothing changed: nothing recorded"
+    config.write_text(
+        ARCHY_YAML.format(daily="0 2 * * *", rules='[{name: "(?i)^sales", system: salesforce}]')
+    )
+    result = rebuild()
+    assert result.success
+    (row,) = audit_rows(warehouse)[3:]
+    assert row["action"] == "mapping_changed" and row["run_id"] == result.dagster_run.run_id
+    assert row["detail"]["added"] == ["mapping.rules[0]"]
+    assert "(?i)^sales" not in text_of([row])

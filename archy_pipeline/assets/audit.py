@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from archy_pipeline.audit import (
@@ -14,6 +15,7 @@ from archy_pipeline.audit import (
     mask,
     pending_file,
     record,
+    record_config,
     run_actor,
 )
 from archy_pipeline.settings import read_environment
@@ -23,6 +25,16 @@ from archy_pipeline.settings.credentials import credentials_path
 HELD_KINDS = ("deletion_held", "mass_deletion_refused")
 #: The sync issue kind of held deletions applied (accepted, or their grace period over).
 APPLIED_KIND = "held_deletions_applied"
+
+
+def _pending(warehouse: Any) -> Path:
+    return pending_file(warehouse.backend, credentials_path(read_environment()).parent)
+
+
+def record_config_change(warehouse: Any, archy: Any, run_id: str) -> list[AuditEvent]:
+    """The rows for what changed in archy.yaml since the log last recorded it (a rebuild)."""
+    who = {"actor": run_actor(run_id), "run_id": run_id, "workspace": None}
+    return record_config(warehouse, archy, _pending(warehouse), **who)
 
 
 class SyncAudit:
