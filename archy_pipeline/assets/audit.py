@@ -43,7 +43,7 @@ class SyncAudit:
     def __init__(self, warehouse: Any, run_id: str, workspace: str) -> None:
         self.warehouse = warehouse
         self.who = {"actor": run_actor(run_id), "run_id": run_id, "workspace": workspace}
-        self.pending = pending_file(warehouse.backend, credentials_path(read_environment()).parent)
+        self.pending = _pending(warehouse)
 
     def _write(self, events: list[AuditEvent]) -> None:
         record(self.warehouse, events, self.pending)
