@@ -392,13 +392,16 @@ def test_public_tables_export_as_csv_and_parquet(demo):
             assert csv == (count,) or count == 0, table
 
 
-def test_the_notification_log_is_not_exported(tmp_path):
+def test_the_notification_and_audit_logs_are_not_exported(tmp_path):
+    from archy_pipeline.audit import AuditEvent, record
+
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     warehouse.publish_rows("archy", "integrations", {"workspace": "varchar"}, [("W",)])
     warehouse.append_rows(
         "archy", "notification_deliveries", {"workspace": "varchar", "target": "varchar"},
         [("W", "smtp.internal.example:587")],
     )  # fmt: skip
+    assert record(warehouse, [AuditEvent("disconnect", "ops@host.internal", "W")]) == 1
     written = write_tables(warehouse, "?", tmp_path / "tables", None)
     assert sorted(path.name for path in written) == ["integrations.csv", "integrations.parquet"]
 

@@ -14,6 +14,7 @@ import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from archy_pipeline.assets.audit import SyncAudit
 from archy_pipeline.constants import (
     DAILY_FRESHNESS,
     EXTRACT_GROUP,
@@ -141,17 +142,46 @@ def workato_raw_tables(
 ) -> Iterator[Any]:
     """Extract folders, projects, connections and recipes from Workato into the warehouse.
 
-    One partition per workspace in archy.yaml, so each syncs (and fails) on its own.
+    One partition per workspace in archy.yaml, so each syncs (and fails) on its own. Each
+    sync is recorded in archy.audit_log: started, then finished (with row and request counts)
+    or failed, with any change to archy.yaml and any deletion held or accepted.
     """
+    trail = SyncAudit(warehouse, context.run.run_id, context.partition_key)
+    figures: dict[str, Any] = {}
+    try:
+        archy = settings.load()
+        trail.started(archy, config.full_refresh, config.accept_deletions)
+        results = _extract(context, dlt, workato, warehouse, settings, config, archy, figures)
+    except BaseException as error:
+        secrets = [workato.api_token, warehouse.dsn]
+        if not trail.failed(error, figures, secrets):
+            context.log.warning("the sync_failed row could not be written to archy.audit_log")
+        raise
+    trail.finished(figures, config.accept_deletions)
+    yield from results
+
+
+def _extract(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    workato: WorkatoResource,
+    warehouse: WarehouseResource,
+    settings: ArchySettingsResource,
+    config: SyncConfig,
+    archy: Any,
+    figures: dict[str, Any],
+) -> list[dg.MaterializeResult]:
+    """The sync itself; ``figures`` gets its request counts, rows loaded and issues as they
+    come (a sync that fails has those it gathered)."""
 
     def progress(stage: str, pages: int, items: int) -> None:
         page_note = f", {pages} page{'s' if pages != 1 else ''}" if pages else ""
         context.log.info(f"{stage}: {items} item{'s' if items != 1 else ''} so far{page_note}")
 
-    archy = settings.load()
     workspace = archy.workspace(context.partition_key)
     selection = workspace.sync
     with workato.get_client(workspace, settings.environment()) as client:
+        figures["requests"] = client.request_counts
         identity = client.identify(workspace.name)
         me = identity.details
         context.log.info(
@@ -181,7 +211,7 @@ def workato_raw_tables(
                 else selection.held_deletions_grace_days
             ),
         )
-        issues: list[SyncIssue] = []
+        issues: list[SyncIssue] = figures.setdefault("issues", [])
 
         def on_issue(issue: SyncIssue) -> None:
             issues.append(issue)
@@ -201,6 +231,7 @@ def workato_raw_tables(
         pipeline = warehouse.dlt_pipeline(pipeline_name(workspace.name), DATASET_NAME)
         events = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
         loaded = pipeline.last_trace.last_normalize_info.row_counts
+        figures["rows_loaded"] = dict(loaded)
         where = {"workspace": workspace.name}
         share = step_access_share(warehouse, workspace.name)
         if share is not None:
@@ -243,4 +274,4 @@ def workato_raw_tables(
                 )
             )
         context.log.info(f"Requests sent to Workato by family: {dict(client.request_counts)}")
-    yield from results
+    return results

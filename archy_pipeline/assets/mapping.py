@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from archy_pipeline.assets.audit import record_config_change
 from archy_pipeline.assets.transform import table_metadata
 from archy_pipeline.constants import ARCHY_SCHEMA, MAPPING_GROUP, OWNERS, WAREHOUSE_POOL
 from archy_pipeline.extract.tables import DATASET_NAME
@@ -95,13 +96,15 @@ def _tags(value: Any) -> tuple[str, ...]:
     pool=WAREHOUSE_POOL,
 )
 def system_mappings(
-    warehouse: WarehouseResource, settings: ArchySettingsResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: ArchySettingsResource
 ) -> dg.MaterializeResult:
     """One row per connection: the system it reaches, match_status ('matched', 'partial' or
     'none'), confidence 0-1, method ('manual', 'rule', 'provider', 'alias' or 'fuzzy') and the
     reason in words. Manual links in archy.yaml win, then rules, provider, alias and fuzzy name
     evidence. Unmatched connections are listed, never hidden."""
     archy, config = _mapping_config(settings)
+    # A rebuild without a sync (transform_job) applies mapping rules changed since: say so.
+    record_config_change(warehouse, archy, context.run.run_id)
     folders = {
         (f["workspace"], f["id"]): f["path"] for f in warehouse.fetch_rows(DATASET_NAME, "folders")
     }

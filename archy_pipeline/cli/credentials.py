@@ -23,6 +23,37 @@ from archy_pipeline.settings.credentials import (
 )
 from archy_pipeline.settings.workato import checked_token
 
+#: Seconds connect and disconnect wait for a sync holding the DuckDB file before leaving their
+#: audit row pending (it goes in with the next row written: :mod:`archy_pipeline.audit`).
+AUDIT_LOCK_WAIT_SECONDS = 5.0
+
+
+def audit(
+    action: str, workspace: str, variables: EnvironmentVariables, **detail: str | None
+) -> None:
+    """Append one row to archy.audit_log (the warehouse and table are created when missing).
+
+    The command's change is made by now and stands: when the warehouse cannot be written (a
+    sync holds the DuckDB file, PostgreSQL is down), one line says so and the row waits in
+    ``audit_pending.jsonl`` in the data folder for the next write.
+    """
+    from archy_pipeline.audit import AuditEvent, mask, os_actor, pending_file, record
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    event = AuditEvent(action, os_actor(), workspace, workspace, detail)
+    resource = WarehouseResource()
+    pending = pending_file(None, credentials_path(variables).parent)
+    try:
+        wait = min(resource.lock_wait, AUDIT_LOCK_WAIT_SECONDS)
+        backend = WarehouseResource(lock_wait_seconds=wait).backend
+        pending = pending_file(backend, pending.parent)
+        record(backend, [event], pending)
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [""])[0]
+        reason = mask(f"{type(error).__name__}: {first}", [resource.dsn])
+        print(f"  the audit log was not written now ({reason}); the {action} row waits in "
+              f"{pending} and goes in with the next row", file=sys.stderr)  # fmt: skip
+
 
 def read_token(workspace: str, from_stdin: bool) -> SecretStr:
     """The token typed at a prompt that does not echo it, or the first line of stdin;
@@ -64,7 +95,8 @@ def connect(
               file=sys.stderr)  # fmt: skip
         return 1
     key = find_key(variables, store.path.parent, create=True)
-    store.store(name, resource.target(workspace, variables).base_url, token, key)
+    base_url = resource.target(workspace, variables).base_url
+    store.store(name, base_url, token, key)
     done = "Replaced" if stored is not None else "Stored"
     print(f"{done} the token of {name!r} in {store.path}, encrypted with key {key.id} from "
           f"{key.source}")  # fmt: skip
@@ -74,6 +106,8 @@ def connect(
     if variables.secret(workspace.token_env) is not None:
         print(f"  note: {workspace.token_env} is set and wins over the stored token; unset it "
               "to use the stored one")  # fmt: skip
+    action = "rotate" if stored is not None else "connect"
+    audit(action, name, variables, base_url=base_url, key_id=key.id)
     return 0
 
 
@@ -89,4 +123,5 @@ def disconnect(
               file=sys.stderr)  # fmt: skip
         return 1
     print(f"Removed the stored token of {name!r} from {store.path}")
+    audit("disconnect", name, variables)
     return 0

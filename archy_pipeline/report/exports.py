@@ -34,8 +34,9 @@ INSTANCES_GRAPHML = "instances.graphml"
 BACKSTAGE = "backstage/catalog-info.yaml"
 TABLES = "tables"
 #: archy tables the report leaves out: the notification log says where messages went (mail
-#: and webhook hosts), which is about running the pipeline, not about the architecture.
-NOT_EXPORTED = frozenset({"notification_deliveries"})
+#: and webhook hosts) and the audit log who ran what from where (users, hosts, errors), which
+#: is about running the pipeline, not about the architecture.
+NOT_EXPORTED = frozenset({"notification_deliveries", "audit_log"})
 #: libyaml's emitter when PyYAML has it: the pure-Python one takes seconds per thousand recipes.
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
