@@ -121,7 +121,8 @@ CHANGES = (
      "select count(*) from archy.change_events where type = 'recipe_status_changed'"),
     ("deleted", lambda ws, ids: ws.delete_recipe(ids[1]),
      "select count(*) from archy.change_events where type = 'recipe_deleted'"),
-    # 4 of the 5 left vanish at once: the deletion is refused, a sync issue and no row changed
+    # 4 of the 6 left vanish at once: the deletion is refused, a sync issue and no row changed
+    # (last: the issue is recorded again at every sync while the recipes stay missing)
     ("sync issue", lambda ws, ids: [ws.delete_recipe(i) for i in ids[2:6]],
      "select count(*) from archy.change_events where type = 'sync_error'"),
 )  # fmt: skip
@@ -135,6 +136,8 @@ def test_each_change_in_the_workspace_rebuilds(simulator, tmp_path, monkeypatch,
     keys = _built_once(sim, tmp_path, monkeypatch, capsys)
     ids = sorted(ws.recipes)
     for builds, (name, change, shows) in enumerate(CHANGES, start=2):
+        if name == "sync issue":
+            assert "not rebuilt" in _sync(capsys), "unchanged again after the changes"
         with duckdb.connect(str(_snapshot(tmp_path)), read_only=True) as con:
             assert con.execute(shows).fetchone() == (0,), name
         change(ws, ids)
@@ -144,7 +147,6 @@ def test_each_change_in_the_workspace_rebuilds(simulator, tmp_path, monkeypatch,
         assert _materialization_counts(keys) == dict.fromkeys(keys, builds), name
         with duckdb.connect(str(_snapshot(tmp_path)), read_only=True) as con:
             assert con.execute(shows).fetchone() == (1,), name
-    assert "not rebuilt" in _sync(capsys), "and unchanged again after"
     with duckdb.connect(str(_snapshot(tmp_path)), read_only=True) as con:
         assert con.execute(
             "select count(*) from workato_raw.recipes where deleted_at is null"
@@ -152,23 +154,29 @@ def test_each_change_in_the_workspace_rebuilds(simulator, tmp_path, monkeypatch,
 
 
 def test_a_changed_mapping_rule_in_archy_yaml_rebuilds(simulator, tmp_path, monkeypatch, capsys):
-    sim = simulator(workspace_with_recipes(6), rate_limits=None)
-    _built_once(sim, tmp_path, monkeypatch, capsys)
+    ws = workspace_with_recipes(3)
+    ws.add_connection("slack", "Team Slack")
+    sim = simulator(ws, rate_limits=None)
+    system = {"id": "our-chat", "name": "Our chat", "providers": ["slack"]}
+    _configure(sim, tmp_path, monkeypatch, {"systems": [system]})
+    assert "(transform_job): never built" in _sync(capsys)
     assert "not rebuilt" in _sync(capsys)
-    query = "select count(*) from archy.system_mappings where match_status = 'rejected'"
+    query = "select system_id from archy.system_mappings where connection_name = 'Team Slack'"
     with duckdb.connect(str(_snapshot(tmp_path)), read_only=True) as con:
-        assert con.execute(query).fetchone() == (0,)
+        assert con.execute(query).fetchone() != ("our-erp",)
 
-    rule = {"application": "slack", "reject": True}
-    _configure(sim, tmp_path, monkeypatch, {"mapping": {"rules": [rule]}})
+    rule = {"name": "(?i)^team", "system": "our-erp"}
+    erp = {"id": "our-erp", "name": "Our ERP"}
+    _configure(sim, tmp_path, monkeypatch, {"systems": [system, erp], "mapping": {"rules": [rule]}})
     out = _sync(capsys)
     assert "(transform_job): " in out and "has a new code version" in out
     with duckdb.connect(str(_snapshot(tmp_path)), read_only=True) as con:
-        assert con.execute(query).fetchone()[0] >= 1
+        assert con.execute(query).fetchone() == ("our-erp",)
 
     # A section no table depends on changes nothing.
     _configure(sim, tmp_path, monkeypatch, {
-        "mapping": {"rules": [rule]}, "schedules": {"daily": "0 3 * * *"}
+        "systems": [system, erp], "mapping": {"rules": [rule]},
+        "schedules": {"daily": "0 3 * * *"},
     })  # fmt: skip
     assert "not rebuilt" in _sync(capsys)
 
