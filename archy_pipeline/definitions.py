@@ -17,8 +17,11 @@ from archy_pipeline.assets.extract import workato_raw_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.publish import build_analysts_snapshot
 from archy_pipeline.assets.report import architecture_report
-from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
-from archy_pipeline.assets.transform import DEFAULT_MODELS_DIR
+from archy_pipeline.assets.transform import (
+    DEFAULT_MODELS_DIR,
+    build_sql_model_assets,
+    integration_descriptions,
+)
 from archy_pipeline.rebuild import build_code_version, with_code_version
 from archy_pipeline.resources.report import ReportResource
 from archy_pipeline.resources.settings import ArchySettingsResource

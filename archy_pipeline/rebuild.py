@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,7 +51,7 @@ def table_fingerprint(warehouse: WarehouseResource, schema: str, table: str, wor
     values = ", ".join(f"coalesce(cast(\"{c}\" as varchar), '{_NULL}')" for c in columns)
     _, rows = warehouse.query(
         f"select count(*), md5(coalesce(string_agg(h, '' order by h), '')) from ("
-        f"select md5(concat_ws('|', {values})) as h from \"{schema}\".\"{table}\" "
+        f'select md5(concat_ws(\'|\', {values})) as h from "{schema}"."{table}" '
         f"where workspace = {warehouse.placeholder}) as hashed",
         [workspace],
     )
@@ -83,7 +83,9 @@ def build_code_version(models_dir: str | Path, archy: ArchySettings) -> str:
     return digest.hexdigest()[:16]
 
 
-def with_code_version(code_version: str):  # noqa: ANN201 - a spec mapper for map_asset_specs
+def with_code_version(code_version: str) -> Callable[[dg.AssetSpec], dg.AssetSpec]:
+    """A spec mapper (for ``map_asset_specs``) that sets ``code_version``."""
+
     def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
         return spec.replace_attributes(code_version=code_version)
 
@@ -105,9 +107,7 @@ class RebuildDecision:
     def describe(self) -> str:
         if self.needed:
             return "; ".join(self.reasons)
-        when = (
-            self.last_build.strftime("%Y-%m-%d %H:%M:%S UTC") if self.last_build else "unknown"
-        )
+        when = self.last_build.strftime("%Y-%m-%d %H:%M:%S UTC") if self.last_build else "unknown"
         return f"nothing changed since the last build at {when}"
 
 

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 import yaml
 
-from archy_pipeline.cli import main
 from archy_pipeline.assets.publish import SNAPSHOT_KEY
+from archy_pipeline.cli import main
 from archy_pipeline.constants import WORKSPACES
 from archy_pipeline.definitions import build_defs
 from tests.support import workspace_with_recipes
@@ -63,9 +63,7 @@ def _transform_keys() -> set[dg.AssetKey]:
 
 def _materialization_counts(keys: set[dg.AssetKey]) -> dict[dg.AssetKey, int]:
     instance = dg.DagsterInstance.get()
-    return {
-        key: len(instance.fetch_materializations(key, limit=1000).records) for key in keys
-    }
+    return {key: len(instance.fetch_materializations(key, limit=1000).records) for key in keys}
 
 
 def _sync(capsys, *args: str, code: int = 0) -> str:
@@ -87,9 +85,11 @@ def test_an_unchanged_daily_sync_rebuilds_nothing(simulator, tmp_path, monkeypat
     sim = simulator(workspace_with_recipes(6), rate_limits=None)
     keys = _built_once(sim, tmp_path, monkeypatch, capsys)
     tables, snapshot = _tables(tmp_path), _digest(_snapshot(tmp_path))
-    events = duckdb.connect(str(_snapshot(tmp_path)), read_only=True).execute(
-        "select count(*) from archy.change_events"
-    ).fetchone()
+    events = (
+        duckdb.connect(str(_snapshot(tmp_path)), read_only=True)
+        .execute("select count(*) from archy.change_events")
+        .fetchone()
+    )
 
     out = _sync(capsys)
     assert "recipes 6 (+0)" in out, "the sync loaded no row"

@@ -4,9 +4,10 @@ Every asset of ``transform_job``'s selection (SQL models, descriptions, systems 
 analysis, change feed, report) carries :data:`AFTER_SYNCS`: it is requested once something it
 is built from *changed* (:data:`CHANGED`: a dependency's data version or its own code version)
 since it was last requested or rebuilt, and no sync is queued or running. A sync that changed
-nothing records the same data versions again and triggers nothing (issue 13). The ``rebuild_after_sync_sensor`` evaluates the conditions every 30 seconds and
-launches what they request as one run (all these assets are unpartitioned, so Dagster groups
-them in a single run), tagged ``archy/rebuild=after_sync``. So the daily schedule's N
+nothing records the same data versions again and triggers nothing (issue 13). The
+``rebuild_after_sync_sensor`` evaluates the conditions every 30 seconds and launches what
+they request as one run (all these assets are unpartitioned, so Dagster groups them in a
+single run), tagged ``archy/rebuild=after_sync``. So the daily schedule's N
 workspace syncs, which Dagster queues together, cause one rebuild after the last of them,
 not N; a sync that fails records no materialization and triggers nothing.
 
@@ -48,18 +49,16 @@ CHANGED = (
         "a dependency's data changed"
     )
     | _AC.code_version_changed()
-    | (
-        _AC.any_deps_updated() & (_AC.missing() | _AC.execution_failed())
-    ).with_label("updated dependencies and no good build yet")
+    | (_AC.any_deps_updated() & (_AC.missing() | _AC.execution_failed())).with_label(
+        "updated dependencies and no good build yet"
+    )
 )
 
 #: Requested once something it is built from changed (CHANGED) since the last request or
 #: rebuild, when no sync of any workspace is queued or running and no rebuild of this table is
 #: under way.
 AFTER_SYNCS = (
-    CHANGED.since_last_handled()
-    & ~_AC.any_deps_in_progress()
-    & ~_AC.in_progress()
+    CHANGED.since_last_handled() & ~_AC.any_deps_in_progress() & ~_AC.in_progress()
 ).with_label("after the syncs")
 
 #: The same for ``archy.systems``, which has no dependency: it follows the raw connections.
