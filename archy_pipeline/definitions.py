@@ -18,7 +18,12 @@ from archy_pipeline.assets.history import history_tables
 from archy_pipeline.assets.mapping import system_mappings, systems
 from archy_pipeline.assets.publish import build_analysts_snapshot
 from archy_pipeline.assets.report import architecture_report
-from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
+from archy_pipeline.assets.transform import (
+    DEFAULT_MODELS_DIR,
+    build_sql_model_assets,
+    integration_descriptions,
+)
+from archy_pipeline.rebuild import build_code_version, with_code_version
 from archy_pipeline.resources.report import ReportResource
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
@@ -36,9 +41,14 @@ def build_defs() -> dg.Definitions:
     """The definitions; raises ConfigError (one line) when archy.yaml is invalid."""
     variables = read_environment()
     archy = load_settings(variables=variables)
-    # Every table transform_job builds is also rebuilt by the automation after the syncs.
+    # Every table transform_job builds is also rebuilt by the automation after the syncs, and
+    # carries the code version that tells when code, models or archy.yaml changed
+    # (archy_pipeline/rebuild.py: nothing changed, nothing rebuilt).
+    code_version = with_code_version(
+        build_code_version(variables.models_dir or DEFAULT_MODELS_DIR, archy)
+    )
     rebuilt = dg.map_asset_specs(
-        with_rebuild_condition,
+        lambda spec: with_rebuild_condition(code_version(spec)),
         [
             integration_descriptions,
             systems,
@@ -51,7 +61,9 @@ def build_defs() -> dg.Definitions:
         ],
     )
     # Last, the analysts' snapshot, after the others and under the same condition.
-    snapshot = dg.map_asset_specs(with_rebuild_condition, [build_analysts_snapshot(rebuilt)])
+    snapshot = dg.map_asset_specs(
+        lambda spec: with_rebuild_condition(code_version(spec)), [build_analysts_snapshot(rebuilt)]
+    )
     return dg.Definitions(
         assets=[workato_raw_tables, *rebuilt, *snapshot],
         asset_checks=INTEGRITY_CHECKS,

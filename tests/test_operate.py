@@ -17,7 +17,7 @@ from archy_pipeline.resources import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sensors.schedules import build_schedules, workspace_partitions_sensor
 from archy_pipeline.settings import ConfigError, load_settings
-from tests.support import workspace_with_recipes
+from tests.support import simple_code, workspace_with_recipes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,7 +210,8 @@ def test_syncs_finishing_together_cause_one_rebuild(simulator, monkeypatch, tmp_
     """Two workspaces synced and one failing between two ticks: one run rebuilds every archy
     table (and the report) from both; a failed sync alone triggers nothing, and a sync still
     queued holds the rebuild back until it is done."""
-    us = simulator(workspace_with_recipes(3, name="US Workspace"), rate_limits=None)
+    us_workspace = workspace_with_recipes(3, name="US Workspace")
+    us = simulator(us_workspace, rate_limits=None)
     eu = simulator(workspace_with_recipes(5, name="EU Workspace"), rate_limits=None)
     write_config(
         tmp_path,
@@ -275,6 +276,7 @@ def test_syncs_finishing_together_cause_one_rebuild(simulator, monkeypatch, tmp_
     assert requests == [], "a failed sync records nothing to rebuild from"
 
     queued = instance.create_run_for_job(sync_job, tags={"dagster/partition": "EU"})
+    us_workspace.add_recipe("Added later", simple_code())  # a sync that changes something
     assert sync("US")
     requests, cursor = _automation_tick(instance, cursor)
     assert requests == [], "the EU sync is still queued"

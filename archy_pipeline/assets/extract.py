@@ -30,6 +30,7 @@ from archy_pipeline.extract import (
     SyncOptions,
     workato_source,
 )
+from archy_pipeline.rebuild import table_fingerprint
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
@@ -238,7 +239,9 @@ def _extract(
             context.log.info(share.summary())
         # Materializations are recorded only once every table's metadata is in hand: a sync
         # that fails records none, so the rebuild after syncs (sensors/automation.py) never
-        # starts from a failed sync.
+        # starts from a failed sync. Each carries a data version, a fingerprint of the
+        # workspace's rows in the table: a sync that changed nothing records the same version
+        # again, and the archy tables built from them are not rebuilt (archy_pipeline.rebuild).
         results: list[dg.MaterializeResult] = []
         for event in events:
             table = event.asset_key.path[-1]
@@ -261,9 +264,11 @@ def _extract(
                     "steps_unknown": share.unknown,
                     "unknown_share": round(share.unknown_share, 4),
                 }
+            fingerprint = table_fingerprint(warehouse, DATASET_NAME, table, workspace.name)
             results.append(
                 dg.MaterializeResult(
                     asset_key=event.asset_key,
+                    data_version=dg.DataVersion(fingerprint),
                     metadata={
                         **(event.metadata or {}),
                         "dagster/row_count": warehouse.count_rows(DATASET_NAME, table, where),

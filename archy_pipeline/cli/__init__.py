@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply deletions held because a project or folder vanished with its items",
     )
+    sync.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the archy tables even if nothing changed since their last build",
+    )
     sync.set_defaults(func=cmd_sync)
 
     sql = commands.add_parser(

@@ -31,13 +31,43 @@ def _root_cause(error: Any) -> str:
     return messages[-1][1] if messages else "unknown error"
 
 
+def _rebuild_reason(
+    instance: Any, defs: Any, persistent: bool, full: bool, forced: bool
+) -> str | None:
+    """Why the archy tables are rebuilt after the syncs, or None (and say so) when nothing they
+    are built from changed since their last build (archy_pipeline.rebuild)."""
+    from archy_pipeline.rebuild import rebuild_decision
+
+    if forced:
+        return "--rebuild asked for it"
+    if full:
+        return "a full refresh rebuilds everything"
+    if not persistent:
+        return "no DAGSTER_HOME, so no record of the last build"
+    keys = defs.resolve_job_def("transform_job").asset_layer.selected_asset_keys
+    decision = rebuild_decision(instance, defs, keys)
+    if decision.needed:
+        return decision.describe()
+    print(
+        f"== archy tables not rebuilt: {decision.describe()} (the syncs changed no row, "
+        "and neither the code nor archy.yaml changed); `sync --rebuild` forces a rebuild",
+        flush=True,
+    )
+    return None
+
+
 def run_sync(
     names: list[str] | None = None,
     full: bool = False,
     max_vanished_share: float | None = None,
     accept_deletions: bool = False,
+    rebuild: bool = False,
 ) -> int:
     """Run the sync job once per workspace partition, in process; 0 if every one succeeded.
+
+    Then rebuild the archy tables if anything they are built from changed (a raw table's data,
+    the code, the SQL models or archy.yaml; or the last rebuild failed or never ran), or with
+    ``full`` or ``rebuild``; otherwise say that nothing changed since the last build.
 
     archy.yaml and what it asks of the environment (each workspace's host and token, the SMTP
     settings) are checked first: a ConfigError is raised before any request is sent.
@@ -48,13 +78,15 @@ def run_sync(
 
     from dagster import DagsterInstance
 
-    from archy_pipeline.definitions import defs
+    from archy_pipeline.definitions import build_defs
     from archy_pipeline.partitions import add_workspaces
     from archy_pipeline.runs import owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     add_workspaces(instance, names)
+    # Built now, not at import: the code versions fingerprint archy.yaml as it is today.
+    defs = build_defs()
 
     def wait_for_warehouse_pool() -> None:
         # A sync killed earlier left its run holding the pool: free it, or this waits for ever.
@@ -104,7 +136,10 @@ def run_sync(
         print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
         failed.append(name)
     if len(failed) < len(names):
-        print("== Rebuilding the archy tables (transform_job)", flush=True)
+        why = _rebuild_reason(instance, defs, home is not None, full, rebuild)
+        if why is None:
+            return 1 if failed else 0
+        print(f"== Rebuilding the archy tables (transform_job): {why}", flush=True)
         wait_for_warehouse_pool()
         result = defs.resolve_job_def("transform_job").execute_in_process(
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -144,4 +179,5 @@ def cmd_sync(args: argparse.Namespace) -> int:
         args.full,
         args.max_vanished_share,
         args.accept_deletions,
+        args.rebuild,
     )

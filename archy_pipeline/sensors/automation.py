@@ -1,11 +1,13 @@
 """The archy tables rebuild themselves after syncs: declarative automation, one rebuild per batch.
 
 Every asset of ``transform_job``'s selection (SQL models, descriptions, systems and mapping,
-analysis, change feed, report) carries :data:`AFTER_SYNCS`: it is requested once one of its
-dependencies was updated since it was last requested or rebuilt, and no sync is queued or
-running. The ``rebuild_after_sync_sensor`` evaluates the conditions every 30 seconds and
-launches what they request as one run (all these assets are unpartitioned, so Dagster groups
-them in a single run), tagged ``archy/rebuild=after_sync``. So the daily schedule's N
+analysis, change feed, report) carries :data:`AFTER_SYNCS`: it is requested once something it
+is built from *changed* (:data:`CHANGED`: a dependency's data version or its own code version)
+since it was last requested or rebuilt, and no sync is queued or running. A sync that changed
+nothing records the same data versions again and triggers nothing (issue 13). The
+``rebuild_after_sync_sensor`` evaluates the conditions every 30 seconds and launches what
+they request as one run (all these assets are unpartitioned, so Dagster groups them in a
+single run), tagged ``archy/rebuild=after_sync``. So the daily schedule's N
 workspace syncs, which Dagster queues together, cause one rebuild after the last of them,
 not N; a sync that fails records no materialization and triggers nothing.
 
@@ -34,23 +36,45 @@ REBUILD_TAG = "archy/rebuild"
 
 _SYNC_TABLE = raw_key("connections")
 
-#: Requested once a dependency changed since the last request or rebuild, when no sync of any
-#: workspace is queued or running and no rebuild of this table is under way.
+_AC = dg.AutomationCondition
+
+#: Something the table is built from changed: a dependency's data version (a raw table's is a
+#: fingerprint of its rows, so a sync that changed nothing does not count; see
+#: archy_pipeline/rebuild.py), or the table's code version (code, SQL models, archy.yaml, when
+#: the code location loads them); or a dependency was updated while this table was never
+#: built or its last build failed, so it is behind whatever its inputs hold.
+CHANGED = (
+    # will_be_requested: a table downstream of one rebuilt in the same run (as any_deps_updated)
+    _AC.any_deps_match(_AC.data_version_changed() | _AC.will_be_requested()).with_label(
+        "a dependency's data changed"
+    )
+    | _AC.code_version_changed()
+    | (_AC.any_deps_updated() & (_AC.missing() | _AC.execution_failed())).with_label(
+        "updated dependencies and no good build yet"
+    )
+)
+
+#: Requested once something it is built from changed (CHANGED) since the last request or
+#: rebuild, when no sync of any workspace is queued or running and no rebuild of this table is
+#: under way.
 AFTER_SYNCS = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
+    CHANGED.since_last_handled() & ~_AC.any_deps_in_progress() & ~_AC.in_progress()
 ).with_label("after the syncs")
 
 #: The same for ``archy.systems``, which has no dependency: it follows the raw connections.
 SYSTEMS_AFTER_SYNCS = (
-    dg.AutomationCondition.asset_matches(_SYNC_TABLE, dg.AutomationCondition.newly_updated())
+    (
+        _AC.asset_matches(_SYNC_TABLE, _AC.data_version_changed())
+        | _AC.code_version_changed()
+        | (
+            _AC.asset_matches(_SYNC_TABLE, _AC.newly_updated())
+            & (_AC.missing() | _AC.execution_failed())
+        )
+    )
     .since_last_handled()
-    .with_label("raw connections updated")
-    & ~dg.AutomationCondition.asset_matches(
-        _SYNC_TABLE, dg.AutomationCondition.in_progress()
-    ).with_label("a sync in progress")
-    & ~dg.AutomationCondition.in_progress()
+    .with_label("raw connections changed")
+    & ~_AC.asset_matches(_SYNC_TABLE, _AC.in_progress()).with_label("a sync in progress")
+    & ~_AC.in_progress()
 ).with_label("after the syncs")
 
 
