@@ -21,7 +21,7 @@ from typing import Any
 
 from archy_pipeline.extract.state import as_datetime, as_int
 from archy_pipeline.workato.errors import WorkatoAccessDeniedError, WorkatoNotFoundError
-from archy_pipeline.workato.recipe_parser import RecipeParseError, parse_recipe
+from archy_pipeline.workato.recipe_parser import RecipeParseError
 from archy_pipeline.workato.transport import format_api_time
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class RecipeRows:
                     errors.append({**key, "error": None, "excerpt": None, "_cleared": True})
                 continue
             try:
-                parsed = parse_recipe(row, self.options.access_overrides)
+                parsed = self._parse_recipe(row)  # parsed ahead while folders are walked
             except RecipeParseError as error:
                 errors.append({**key, "error": error.message, "excerpt": error.excerpt})
                 # Clear the recipe's old steps and connections: they describe code that is gone.

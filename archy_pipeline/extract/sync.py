@@ -44,6 +44,7 @@ from archy_pipeline.extract.state import (
 from archy_pipeline.settings import environment_of
 from archy_pipeline.workato.client import WorkatoClient
 from archy_pipeline.workato.identity import WorkspaceIdentity
+from archy_pipeline.workato.recipe_parser import ParsedRecipe, RecipeParseError, parse_recipe
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
         #: Folders excluded by the selection (never requested), and the folders selected.
         self.excluded_folder_ids: set[int] = set()
         self.selected_folder_ids: set[int] | None = None
+        #: Recipes parsed while the folder walk waited: id -> (code, config, parse result).
+        self._parsed_ahead: dict[int, tuple[Any, Any, ParsedRecipe | RecipeParseError]] = {}
         #: Items held this sync, by the top folder that vanished and by table.
         self._newly_held: dict[int, Counter[str]] = defaultdict(Counter)
         self._held_applied: Counter[str] = Counter()
@@ -274,18 +277,73 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
     def plan(self) -> dict[str, list[dict[str, Any]]]:
         """Every table's rows, computed in dependency order (issues last, so they are all
         there). Nothing is loaded unless the whole plan was computed: an error in any listing
-        fails the sync before a single row is written."""
-        plan = {
-            "workspace": self.workspace_rows(),
-            "recipes": self.recipe_rows(),
-            "connections": self.connection_rows(),
-            "folders": self.folder_rows(),
-            "projects": self.project_rows(),
-            "recipe_steps": self.recipe_step_rows(),
-            "recipe_connections": self.recipe_connection_rows(),
-            "recipe_errors": self.recipe_error_rows(),
-        }
+        fails the sync before a single row is written.
+
+        When the sync needs the folder tree whatever the recipes say, the tree is walked in
+        a background thread (:meth:`_start_walk_ahead`) while this one does the work that
+        does not need it (:meth:`_work_ahead`); the rows are the same as a walk on the spot
+        gives, and so are the sync issues, in the same order."""
+        workspace = self.workspace_rows()
+        self._start_walk_ahead()
+        try:
+            self._work_ahead()
+            plan = {
+                "workspace": workspace,
+                "recipes": self.recipe_rows(),
+                "connections": self.connection_rows(),
+                "folders": self.folder_rows(),
+                "projects": self.project_rows(),
+                "recipe_steps": self.recipe_step_rows(),
+                "recipe_connections": self.recipe_connection_rows(),
+                "recipe_errors": self.recipe_error_rows(),
+            }
+        finally:
+            self._stop_walk_ahead()  # a failed sync leaves no walk behind
         self._report_holds()
         self._check_recipes_count()
         plan["sync_issues"] = self.issue_rows()
         return plan
+
+    # ------------------------------------------------------------------ while the walk waits
+    def _work_ahead(self) -> None:
+        """While a background walk waits for the Folders quota: list the recipes and the
+        connections (families with their own quotas, reference §1.4) and parse the recipes
+        whose parsed rows this sync will rebuild. Nothing here emits a row or an issue."""
+        if self._ahead is None:
+            return
+        log.info("walking the folder tree in the background while recipes are listed and parsed")
+        recipes, _ = self._recipes
+        _ = self._connections
+        stored = self.previous.table("recipes")
+        for recipe_id, row in recipes.items():
+            before = stored.get(recipe_id)
+            if (
+                self.options.full_refresh
+                or before is None
+                or before.get("deleted_at") is not None
+                or before.get("code") != row.get("code")
+                or before.get("config") != row.get("config")
+            ):
+                self._parsed_ahead[recipe_id] = (
+                    row.get("code"),
+                    row.get("config"),
+                    self._parse_now(row),
+                )
+
+    def _parse_now(self, row: dict[str, Any]) -> ParsedRecipe | RecipeParseError:
+        try:
+            return parse_recipe(row, self.options.access_overrides)
+        except RecipeParseError as error:
+            return error
+
+    def _parse_recipe(self, row: dict[str, Any]) -> ParsedRecipe:
+        """:func:`parse_recipe` of a recipe row: the answer parsed ahead for the same code and
+        config when there is one, else parsed now. Raises :class:`RecipeParseError`."""
+        ahead = self._parsed_ahead.pop(row["id"], None)
+        if ahead is not None and ahead[0] == row.get("code") and ahead[1] == row.get("config"):
+            result = ahead[2]
+        else:
+            result = self._parse_now(row)
+        if isinstance(result, RecipeParseError):
+            raise result
+        return result

@@ -9,6 +9,7 @@ client read-only, keeps the token secret, paces and retries (``workato/session.p
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -312,17 +313,21 @@ class WorkatoClient(WorkatoSession):
         *,
         skip: Callable[[dict[str, Any]], bool] | None = None,
         on_error: Callable[[dict[str, Any], WorkatoError], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every folder below ``root_id`` (Home when None), breadth first.
 
         The endpoint lists only direct children, so the walk asks once per folder.
         ``skip(folder)`` prunes a sub-tree without requesting it. ``on_error(folder, error)``
         handles a folder whose children cannot be listed (403 from a project scope); without
-        it the error is raised.
+        it the error is raised. Once ``stop`` is set (a walk in another thread whose sync
+        ended), the next request is not sent: :class:`InterruptedError` is raised instead.
         """
         queue: deque[dict[str, Any] | None] = deque([None])
         seen: set[int] = set()
         while queue:
+            if stop is not None and stop.is_set():
+                raise InterruptedError("the folder walk was stopped: its sync ended")
             parent = queue.popleft()
             try:
                 children = self.list_folders(root_id if parent is None else parent["id"])

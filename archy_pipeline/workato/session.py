@@ -11,6 +11,9 @@ its guarantees:
   request by an auth hook; no message, log record, repr or exception of this module contains it.
 * **Steady syncs never trip a 429.** Requests are paced per endpoint family at Workato's
   published quotas (60 requests per minute by default; raise them for enterprise quotas).
+  Each family has its own budget (reference §1.4), so threads calling different families
+  (a sync's folder walk and its recipe listing) never wait for each other, and threads
+  calling the same family share its one budget: the session is safe to share between threads.
 * **Transient failures are retried** (429 honouring ``Retry-After``; 5xx, timeouts, resets and
   truncated bodies with exponential backoff and jitter), with bounded attempts and a total
   deadline, then end in an error that says what to do. The policy is
@@ -23,6 +26,7 @@ projects, jobs, the activity log) are :class:`archy_pipeline.workato.client.Work
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -131,6 +135,7 @@ class WorkatoSession:
         self._sleep = sleep
         #: Requests sent, by endpoint family (retries included).
         self.request_counts: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=BearerAuth(token),
@@ -192,7 +197,8 @@ class WorkatoSession:
         error of a request that no retry can fix."""
         family = endpoint_family(path)
         self.rate_limiter.acquire(family)
-        self.request_counts[family] += 1
+        with self._count_lock:  # threads share a session (a sync walks folders in one)
+            self.request_counts[family] += 1
         try:
             response = self._http.get(path, params=_clean(params))
         except httpx.TimeoutException as exc:

@@ -90,6 +90,8 @@ class RateLimiter:
 
     ``window_seconds`` is Workato's minute; the limiter keeps a small margin so that network
     jitter between the client's clock and the server's never pushes a request over quota.
+    Thread-safe: each family's window is one budget shared by every thread, and a thread
+    waiting for one family never holds up another family's requests.
     """
 
     MARGIN = 1.05
@@ -121,7 +123,7 @@ class RateLimiter:
                     sent.append(now)
                     return
                 wait = sent[0] + self.window - now
-            self.waited += wait
+                self.waited += wait
             self._sleep(wait)
 
 
