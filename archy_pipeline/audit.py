@@ -211,14 +211,16 @@ def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, l
 
 
 def last_fingerprint(warehouse: Any) -> dict[str, Any] | None:
-    """The fingerprint the log last recorded, or None."""
-    found: list[dict[str, Any]] = []
-    for action in CONFIG_ACTIONS:
-        found += warehouse.fetch_rows(ARCHY_SCHEMA, AUDIT_TABLE, {"action": action})
-    if not found:
+    """The fingerprint the log last recorded, or None (no table yet, or no such row)."""
+    if not warehouse.columns(ARCHY_SCHEMA, AUDIT_TABLE):
         return None
-    latest = max(found, key=lambda row: row["occurred_at"])
-    return json.loads(latest["detail"]).get("fingerprint")
+    marks = ", ".join(warehouse.placeholder for _ in CONFIG_ACTIONS)
+    _, rows = warehouse.query(
+        f"select detail from {ARCHY_SCHEMA}.{AUDIT_TABLE} where action in ({marks}) "
+        "order by occurred_at desc limit 1",
+        list(CONFIG_ACTIONS),
+    )
+    return json.loads(rows[0][0]).get("fingerprint") if rows else None
 
 
 def config_events(
