@@ -26,11 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archy_pipeline.constants import ARCHY_SCHEMA
-
 if TYPE_CHECKING:
     from archy_pipeline.settings import ArchySettings
 
+#: The schema of the analysts' tables (constants.ARCHY_SCHEMA, which imports Dagster).
+ARCHY_SCHEMA = "archy"
 AUDIT_TABLE = "audit_log"
 
 #: Column name to SQL type; DuckDB and PostgreSQL both read these types.
