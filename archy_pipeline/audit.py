@@ -26,11 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archy_pipeline.constants import ARCHY_SCHEMA
-
 if TYPE_CHECKING:
     from archy_pipeline.settings import ArchySettings
 
+#: The schema of the analysts' tables (constants.ARCHY_SCHEMA, which imports Dagster).
+ARCHY_SCHEMA = "archy"
 AUDIT_TABLE = "audit_log"
 
 #: Column name to SQL type; DuckDB and PostgreSQL both read these types.
@@ -211,14 +211,16 @@ def _changes(before: Mapping[str, str], after: Mapping[str, str]) -> dict[str, l
 
 
 def last_fingerprint(warehouse: Any) -> dict[str, Any] | None:
-    """The fingerprint the log last recorded, or None."""
-    found: list[dict[str, Any]] = []
-    for action in CONFIG_ACTIONS:
-        found += warehouse.fetch_rows(ARCHY_SCHEMA, AUDIT_TABLE, {"action": action})
-    if not found:
+    """The fingerprint the log last recorded, or None (no table yet, or no such row)."""
+    if not warehouse.columns(ARCHY_SCHEMA, AUDIT_TABLE):
         return None
-    latest = max(found, key=lambda row: row["occurred_at"])
-    return json.loads(latest["detail"]).get("fingerprint")
+    marks = ", ".join(warehouse.placeholder for _ in CONFIG_ACTIONS)
+    _, rows = warehouse.query(
+        f"select detail from {ARCHY_SCHEMA}.{AUDIT_TABLE} where action in ({marks}) "
+        "order by occurred_at desc limit 1",
+        list(CONFIG_ACTIONS),
+    )
+    return json.loads(rows[0][0]).get("fingerprint") if rows else None
 
 
 def config_events(

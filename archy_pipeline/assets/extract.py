@@ -154,12 +154,23 @@ def workato_raw_tables(
         trail.started(archy, config.full_refresh, config.accept_deletions)
         results = _extract(context, dlt, workato, warehouse, settings, config, archy, figures)
     except BaseException as error:
-        secrets = [workato.api_token, warehouse.dsn]
+        secrets = [workato.api_token, warehouse.dsn, _token(workato, settings, context)]
         if not trail.failed(error, figures, secrets):
             context.log.warning("the sync_failed row could not be written to archy.audit_log")
         raise
     trail.finished(figures, config.accept_deletions)
     yield from results
+
+
+def _token(
+    workato: WorkatoResource, settings: ArchySettingsResource, context: dg.AssetExecutionContext
+) -> str | None:
+    """The token the sync used, whichever setting gave it, to mask in its failure row."""
+    try:
+        workspace = settings.load().workspace(context.partition_key)
+        return workato.target(workspace, settings.environment()).token.get_secret_value()
+    except Exception:  # no token to find: nothing to mask
+        return None
 
 
 def _extract(
