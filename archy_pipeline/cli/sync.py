@@ -31,6 +31,23 @@ def _root_cause(error: Any) -> str:
     return messages[-1][1] if messages else "unknown error"
 
 
+def _current_defs(defs: Any) -> Any:
+    """``defs``, or new ones if archy.yaml, the models or the code changed since they were
+    built (a process that syncs more than once): their code versions must be today's."""
+    from archy_pipeline.assets.transform import DEFAULT_MODELS_DIR
+    from archy_pipeline.definitions import build_defs
+    from archy_pipeline.rebuild import build_code_version
+    from archy_pipeline.settings import load_settings, read_environment
+
+    variables = read_environment()
+    now = build_code_version(
+        variables.models_dir or DEFAULT_MODELS_DIR, load_settings(variables=variables)
+    )
+    keys = defs.resolve_job_def("transform_job").asset_layer.selected_asset_keys
+    graph = defs.resolve_asset_graph()
+    return defs if all(graph.get(k).code_version == now for k in keys) else build_defs()
+
+
 def _rebuild_reason(
     instance: Any, defs: Any, persistent: bool, full: bool, forced: bool
 ) -> str | None:
@@ -78,15 +95,13 @@ def run_sync(
 
     from dagster import DagsterInstance
 
-    from archy_pipeline.definitions import build_defs
+    from archy_pipeline.definitions import defs
     from archy_pipeline.partitions import add_workspaces
     from archy_pipeline.runs import owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     add_workspaces(instance, names)
-    # Built now, not at import: the code versions fingerprint archy.yaml as it is today.
-    defs = build_defs()
 
     def wait_for_warehouse_pool() -> None:
         # A sync killed earlier left its run holding the pool: free it, or this waits for ever.
@@ -136,6 +151,7 @@ def run_sync(
         print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
         failed.append(name)
     if len(failed) < len(names):
+        defs = _current_defs(defs)
         why = _rebuild_reason(instance, defs, home is not None, full, rebuild)
         if why is None:
             return 1 if failed else 0
