@@ -40,7 +40,8 @@ from tests.support import ISOLATED_ENV_VARS, TIME_SCALE, simple_code, workspace_
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = Path(__file__).resolve().parent / "fault_hooks"
-pytestmark = pytest.mark.slow
+# Two to three whole syncs per test (~20 s each on a quiet machine, minutes under load).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 #: Raw tables and their primary keys (archy_pipeline/extract/__init__.py).
 KEYS = {
