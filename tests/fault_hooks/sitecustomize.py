@@ -1,0 +1,69 @@
+"""Fault hooks for the end-to-end fault tests (tests/test_faults_e2e.py), loaded only by the
+``archy-pipeline sync`` processes those tests start (this folder is put on their PYTHONPATH).
+
+Each hook is off unless its variable is set:
+
+* ``ARCHY_FAULT_TIMEOUT_SECONDS``, ``ARCHY_FAULT_BACKOFF_SECONDS``: the Workato client's
+  per-request timeout (30 s in the product) and first backoff (1 s, doubling) shortened, so a
+  stalled answer times out, and retries end, within the test's time budget. Only the waits
+  change: the number of attempts and what each answer becomes are the product's.
+* ``ARCHY_FAULT_PAUSE_IN_LOAD=N``: dlt's load into the final ``workato_raw`` tables stops before
+  its N-th statement that copies the staging tables into them (1: before the first; a larger
+  N than there are statements stops before the last); the process prints
+  ``archy-fault: paused in the load`` on stderr and sleeps until it is killed.
+* ``ARCHY_FAULT_SQL_LOG``: a file each such statement is appended to (to see the load's steps).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+def _install() -> None:
+    timeout = os.environ.get("ARCHY_FAULT_TIMEOUT_SECONDS")
+    backoff = os.environ.get("ARCHY_FAULT_BACKOFF_SECONDS")
+    if timeout or backoff:
+        from archy_pipeline.workato import client as client_module
+
+        original_init = client_module.WorkatoClient.__init__
+
+        def init(self, *args, **kwargs):
+            if timeout:
+                kwargs["timeout_seconds"] = float(timeout)
+            if backoff:
+                kwargs["backoff_seconds"] = float(backoff)
+                kwargs["max_backoff_seconds"] = 4 * float(backoff)
+            original_init(self, *args, **kwargs)
+
+        client_module.WorkatoClient.__init__ = init
+
+    pause_at = os.environ.get("ARCHY_FAULT_PAUSE_IN_LOAD")
+    sql_log = os.environ.get("ARCHY_FAULT_SQL_LOG")
+    if pause_at or sql_log:
+        from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+        original_query = DuckDbSqlClient.execute_query
+        seen = [0]
+
+        def execute_query(self, query, *args, **kwargs):
+            text = str(query)
+            copies = "workato_raw_staging" in text and '"workato_raw".' in text
+            if sql_log and copies:
+                with open(sql_log, "a") as log:
+                    log.write(text.replace("\n", " ")[:400] + "\n")
+            if pause_at and copies:
+                seen[0] += 1
+                if seen[0] >= int(pause_at):
+                    sys.stderr.write("archy-fault: paused in the load\n")
+                    sys.stderr.flush()
+                    time.sleep(600)
+            return original_query(self, query, *args, **kwargs)
+
+        DuckDbSqlClient.execute_query = execute_query
+
+
+if any(os.environ.get(f"ARCHY_FAULT_{name}") for name in
+       ("TIMEOUT_SECONDS", "BACKOFF_SECONDS", "PAUSE_IN_LOAD", "SQL_LOG")):  # fmt: skip
+    _install()
