@@ -28,6 +28,7 @@ from archy_pipeline.extract.tables import (
     FOLDER_COLUMNS,
     ISSUE_COLUMNS,
     PROJECT_COLUMNS,
+    RAW_TABLES,
     RECIPE_COLUMNS,
     RECIPE_CONNECTION_COLUMNS,
     RECIPE_ERROR_COLUMNS,
@@ -69,12 +70,15 @@ def workato_source(
     identified the workspace; ``on_issue`` hears each :class:`SyncIssue` as the sync finds it.
     """
     sync: WorkspaceSync | None = None
+    #: Tables of the current sync that dlt has not taken yet.
+    pending: set[str] = set()
 
     def rows(table: str) -> Iterator[dict[str, Any]]:
-        nonlocal sync
+        nonlocal sync, pending
         if client is None:
             raise RuntimeError("workato_source needs a WorkatoClient to run")
         if sync is None:
+            pending = set(RAW_TABLES)
             sync = WorkspaceSync(
                 client,
                 workspace,
@@ -87,7 +91,14 @@ def workato_source(
             )
         # Tables exist from the first sync on, even while empty: analysts query them.
         yield dlt.mark.materialize_table_schema()
-        yield from sync.plan[table]
+        current = sync
+        yield from current.plan[table]
+        # Once dlt holds every table's rows, the sync (its listings, code and parsed steps) is
+        # let go: dlt normalizes and loads after extracting, and the process's memory would
+        # otherwise peak with both.
+        pending.discard(table)
+        if not pending and sync is current:
+            sync = None
 
     entity = {"primary_key": ENTITY_KEY, "write_disposition": "merge"}
     # A recipe's steps and config entries are replaced as a whole when its code changes.

@@ -25,7 +25,11 @@ from archy_pipeline.warehouse import (
     Warehouse,
 )
 
-__all__ = ["DEFAULT_DUCKDB_PATH", "WarehouseResource"]
+__all__ = ["DEFAULT_DUCKDB_PATH", "NORMALIZE_BUFFER_ROWS", "WarehouseResource"]
+
+#: Rows per table dlt's normalizer buffers before writing (memory; measured at 1,000 recipes:
+#: 457 MB peak with dlt's 5,000, 391 MB with 500).
+NORMALIZE_BUFFER_ROWS = 500
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -149,6 +153,9 @@ class WarehouseResource(dg.ConfigurableResource):
         pipelines_dir = self.pipelines_dir
         if pipelines_dir is None and not self.dsn:
             pipelines_dir = str(self.path.parent / ".dlt_pipelines")
+        # dlt's normalizer holds up to this many rows per table before writing them to a file
+        # (dlt's default is 5,000): the recipes table's rows carry each recipe's code.
+        dlt.config["normalize.data_writer.buffer_max_items"] = NORMALIZE_BUFFER_ROWS
         return dlt.pipeline(
             pipeline_name=pipeline_name,
             destination=self.dlt_destination(),
