@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
-#: archy.yaml sections no archy table depends on: editing them rebuilds nothing.
-UNUSED_BY_TABLES = frozenset({"schedules", "notifications"})
+#: archy.yaml sections no archy table depends on (when things run, who is told, how long
+#: old rows are kept): editing them rebuilds nothing.
+UNUSED_BY_TABLES = frozenset({"schedules", "notifications", "retention"})
 
 _NULL = "<null>"
 
