@@ -196,7 +196,10 @@ def test_transform_job_publishes_the_snapshot_after_every_other_asset_it_builds(
     graph = defs.resolve_asset_graph()
     before = graph.upstream_key_iterator(SNAPSHOT_KEY)
     assert built - {SNAPSHOT_KEY} <= set(before), "it runs after every other asset of the job"
-    assert len(graph.get(SNAPSHOT_KEY).parent_keys) <= 3, "through the last few, not 17 edges"
+    others = built - {SNAPSHOT_KEY}
+    leaves = {key for key in others if not graph.get(key).child_keys & others}
+    assert graph.get(SNAPSHOT_KEY).parent_keys == leaves, "through the last ones, not every edge"
+    assert len(leaves) < len(others) / 2
     assert {"archy/integrations", "archy/insights", "docs/report"} <= {
         key.to_user_string() for key in built
     }

@@ -48,13 +48,16 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: dict) ->
 
 def test_schedules_default_to_off_hours_utc(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no archy.yaml here
-    daily, weekly = build_schedules(load_settings().schedules)
+    daily, weekly, retention = build_schedules(load_settings().schedules)
     assert (daily.name, daily.cron_schedule, daily.execution_timezone) == (
         "daily_sync_schedule", "0 2 * * *", "UTC"
     )  # fmt: skip
     assert (weekly.name, weekly.cron_schedule) == ("weekly_sync_schedule", "0 4 * * 0")
     assert daily.job_name == weekly.job_name == "sync_job"
     assert daily.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert (retention.name, retention.cron_schedule, retention.job_name) == (
+        "retention_schedule", "30 1 * * *", "retention_job"
+    )  # fmt: skip
 
 
 def test_schedules_come_from_archy_yaml(monkeypatch, tmp_path):
@@ -65,13 +68,16 @@ def test_schedules_come_from_archy_yaml(monkeypatch, tmp_path):
             "schedules": {
                 "daily": "30 1 * * 1-5",
                 "weekly": "0 5 * * 6",
+                "retention": "15 0 * * *",
                 "timezone": "Europe/Berlin",
             }
         },
     )
-    daily, weekly = build_schedules(load_settings().schedules)
+    daily, weekly, retention = build_schedules(load_settings().schedules)
     assert (daily.cron_schedule, daily.execution_timezone) == ("30 1 * * 1-5", "Europe/Berlin")
     assert weekly.cron_schedule == "0 5 * * 6"
+    assert (retention.cron_schedule, retention.execution_timezone) == ("15 0 * * *",
+                                                                       "Europe/Berlin")
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,10 @@ from archy_pipeline.audit import (
     config_events,
     last_fingerprint,
     mask,
-    pending_file,
     record,
     record_config,
     run_actor,
 )
-from archy_pipeline.settings import read_environment
-from archy_pipeline.settings.credentials import credentials_path
 
 #: Sync issue kinds that mean deletions were held back.
 HELD_KINDS = ("deletion_held", "mass_deletion_refused")
@@ -28,7 +25,7 @@ APPLIED_KIND = "held_deletions_applied"
 
 
 def _pending(warehouse: Any) -> Path:
-    return pending_file(warehouse.backend, credentials_path(read_environment()).parent)
+    return warehouse.audit_pending_file
 
 
 def record_config_change(warehouse: Any, archy: Any, run_id: str) -> list[AuditEvent]:

@@ -129,6 +129,15 @@ class WarehouseResource(dg.ConfigurableResource):
             return PostgresWarehouse(dsn)
         return DuckDBWarehouse(self.path, self.analysts_file, lock_wait_seconds=self.lock_wait)
 
+    @property
+    def audit_pending_file(self) -> Path:
+        """Where audit rows wait while the warehouse is busy: beside the DuckDB file, else
+        beside the stored credentials (PostgreSQL); :func:`archy_pipeline.audit.pending_file`."""
+        from archy_pipeline.audit import pending_file
+        from archy_pipeline.settings.credentials import credentials_path
+
+        return pending_file(self.backend, credentials_path(read_environment()).parent)
+
     def publish_snapshot(self) -> PublishedSnapshot | None:
         """Publish the analysts' DuckDB snapshot; None on PostgreSQL, which needs none."""
         backend = self.backend
