@@ -16,6 +16,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from workato_simulator import Fault
 
+from archy_pipeline.processes import process_started
 from archy_pipeline.runs import (
     HOST_TAG,
     PID_STARTED_TAG,
@@ -160,8 +161,13 @@ def test_a_recycled_pid_is_not_taken_for_the_dead_process(tmp_path):
     tags = owner_tags()
     if PID_STARTED_TAG not in tags:
         pytest.skip("no /proc here: process start times are unknown")
-    tags[PID_STARTED_TAG] = str(int(tags[PID_STARTED_TAG]) - 1)  # "an earlier process"
-    tags[PID_TAG] = str(os.getppid())  # alive, but not the process that started the run
+    parent = os.getppid()  # alive, but not the process that started the run
+    started = process_started(parent)
+    assert started is not None
+    # "An earlier process" with the parent's pid: a start time the parent does not have (the
+    # parent may have started one clock tick before this process, so not "own start - 1").
+    tags[PID_STARTED_TAG] = str(int(started) - 100)
+    tags[PID_TAG] = str(parent)
 
     @dg.job
     def noop_job():

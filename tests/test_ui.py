@@ -216,7 +216,7 @@ def _browser(playwright, tmp_path: Path, base_url: str, blocked: list[str]) -> B
         executable_path=str(CHROMIUM),
         headless=True,
         args=CHROMIUM_FLAGS,
-        viewport={"width": 1600, "height": 1800},
+        viewport={"width": 2400, "height": 2000},
     )
     context.set_default_timeout(UI_TIMEOUT_MS)
     expect.set_options(timeout=UI_TIMEOUT_MS)
