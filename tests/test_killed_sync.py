@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -95,10 +96,16 @@ def test_a_sync_waits_for_a_live_one_and_takes_over_from_a_killed_one(simulator,
     assert f"(sync_job, pid {first.pid}) is writing it" in "".join(seen)
     waiting.send_signal(signal.SIGTERM)
     try:
-        waiting.communicate(timeout=20)
+        # The process itself must end; communicate() would also wait for every process that
+        # inherited its stdout to close it, which is not what this checks.
+        waiting.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(waiting.pid, signal.SIGKILL)
         pytest.fail("a sync waiting for the warehouse ignored SIGTERM")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(waiting.pid, signal.SIGKILL)  # anything it started
+        waiting.stdout.close()
     assert waiting.returncode != 0
 
     os.killpg(first.pid, signal.SIGKILL)
