@@ -44,10 +44,10 @@ def audit(
     resource = WarehouseResource()
     pending = pending_file(None, credentials_path(variables).parent)
     try:
-        wait = min(resource.lock_wait, AUDIT_LOCK_WAIT_SECONDS)
-        backend = WarehouseResource(lock_wait_seconds=wait).backend
-        pending = pending_file(backend, pending.parent)
-        record(backend, [event], pending)
+        writer = WarehouseResource(lock_wait_seconds=min(resource.lock_wait,
+                                                         AUDIT_LOCK_WAIT_SECONDS))  # fmt: skip
+        pending = writer.audit_pending_file
+        record(writer.backend, [event], pending)
     except Exception as error:
         first = (str(error).strip().splitlines() or [""])[0]
         reason = mask(f"{type(error).__name__}: {first}", [resource.dsn])

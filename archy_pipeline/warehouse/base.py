@@ -274,22 +274,14 @@ class Warehouse(abc.ABC):
 
         Returns how many rows each statement changed, in order.
         """
-        with self.connect() as connection:
-            cursor = self._cursor(connection)
-            for sql in setup:
-                cursor.execute(sql)
-            self.commit_ddl(connection)
-            counts = []
-            try:
-                self._begin(connection)
-                for sql, params in statements:
-                    cursor.execute(sql, params)
-                    counts.append(int(cursor.rowcount))
-                connection.commit()
-            except Exception:
-                self._rollback(connection)
-                raise
-        return counts
+        if setup:
+            with self.connect() as connection:
+                cursor = self._cursor(connection)
+                for sql in setup:
+                    cursor.execute(sql)
+                self.commit_ddl(connection)
+        with self.transaction() as writes:
+            return [int(writes.execute(sql, params).rowcount) for sql, params in statements]
 
 
 class Writes:
