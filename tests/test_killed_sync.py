@@ -100,8 +100,13 @@ def test_a_sync_waits_for_a_live_one_and_takes_over_from_a_killed_one(simulator,
         # inherited its stdout to close it, which is not what this checks.
         waiting.wait(timeout=20)
     except subprocess.TimeoutExpired:
+        # What it was doing, for the next person: its signal mask and what it printed.
+        status = Path(f"/proc/{waiting.pid}/status")
+        caught = [line for line in status.read_text().splitlines() if line.startswith("Sig")]
         os.killpg(waiting.pid, signal.SIGKILL)
-        pytest.fail("a sync waiting for the warehouse ignored SIGTERM")
+        printed = "".join(seen) + waiting.stdout.read()
+        pytest.fail(f"a sync waiting for the warehouse ignored SIGTERM; {caught}; it printed:\n"
+                    f"{printed[-3000:]}")  # fmt: skip
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(waiting.pid, signal.SIGKILL)  # anything it started
