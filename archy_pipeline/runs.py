@@ -75,6 +75,18 @@ def reclaim_dead_runs(
     return reclaimed
 
 
+def fail_own_runs(instance: dg.DagsterInstance, message: str) -> list[str]:
+    """Mark failed, and free the pool slots of, each unfinished run of this process (one
+    that is being stopped and will not end its runs itself). Returns their run ids."""
+    own = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    failed = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED, tags=own)):
+        instance.report_run_failed(record.dagster_run, message)
+        instance.event_log_storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
+        failed.append(record.dagster_run.run_id)
+    return failed
+
+
 class PoolBusyError(RuntimeError):
     """The warehouse pool stayed held by another run for longer than the wait allowed."""
 

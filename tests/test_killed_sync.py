@@ -136,6 +136,105 @@ def test_a_sync_waits_for_a_live_one_and_takes_over_from_a_killed_one(simulator,
         assert instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots == []
 
 
+@pytest.mark.slow
+def test_a_sync_waiting_inside_dagster_for_the_pool_still_ends_on_sigterm(simulator, tmp_path):
+    """The pool can be taken between the command line's last look and Dagster's claim of the
+    slot; Dagster then waits for the slot in a loop that never looks at signals. SIGTERM still
+    ends the sync within its grace period, its run is marked failed and nothing it waited for
+    stays claimed; the run holding the pool is left alone."""
+    sim = simulator(workspace_with_recipes(3))
+    env = _sync_env(tmp_path, sim)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "fault_hooks"), str(ROOT)])
+    env["ARCHY_FAULT_SKIP_POOL_WAIT"] = "1"  # the race, every time
+
+    @dg.job
+    def other_job():
+        pass
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    home = env["DAGSTER_HOME"]
+    try:
+        with DagsterInstance.from_config(home) as instance:
+            tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(holder.pid)}
+            held = instance.create_run_for_job(
+                other_job, tags=tags, status=DagsterRunStatus.STARTED
+            )
+            storage = instance.event_log_storage
+            storage.initialize_concurrency_limit_to_default(POOL)  # one slot (dagster.yaml)
+            assert storage.claim_concurrency_slot(POOL, held.run_id, "other_step").is_claimed
+        waiting = _sync(env)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # until Dagster waits for the slot
+                with DagsterInstance.from_config(home) as instance:
+                    info = instance.event_log_storage.get_concurrency_info(POOL)
+                    if any(step.run_id != held.run_id for step in info.pending_steps):
+                        break
+                time.sleep(0.2)
+            else:
+                pytest.fail("the sync never waited for the pool inside Dagster")
+            waiting.send_signal(signal.SIGTERM)
+            out, _ = waiting.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(waiting.pid, signal.SIGKILL)
+            out, _ = waiting.communicate()
+            pytest.fail(f"a sync waiting inside Dagster ignored SIGTERM:\n{out[-3000:]}")
+        assert waiting.returncode == 130, out[-3000:]
+        assert "stopping now" in out, out[-3000:]
+        with DagsterInstance.from_config(home) as instance:
+            runs = {r.dagster_run.job_name: r.dagster_run for r in instance.get_run_records()}
+            assert runs["sync_job"].status == DagsterRunStatus.FAILURE
+            assert runs["other_job"].status == DagsterRunStatus.STARTED
+            info = instance.event_log_storage.get_concurrency_info(POOL)
+            assert [s.run_id for s in info.claimed_slots] == [held.run_id]
+            assert [s.run_id for s in info.pending_steps] == [held.run_id]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_sync_hung_in_a_workato_request_ends_on_a_signal_and_leaves_nothing_held(
+    simulator, tmp_path, signum
+):
+    """The recipe listing does not answer: SIGTERM (or Ctrl+C) ends the sync, its run is
+    marked failed with its slot freed, and the next sync starts without reclaiming anything."""
+    sim = simulator(workspace_with_recipes(5))
+    stall = Fault("slow", path=r"/recipes", times=1, delay=120)
+    sim.faults.append(stall)
+    env = _sync_env(tmp_path, sim)
+    home = env["DAGSTER_HOME"]
+    hung = _sync(env)
+    try:
+        _wait_for_started_run(home, time.monotonic() + 90)
+        deadline = time.monotonic() + 60
+        while not stall.hits:
+            assert time.monotonic() < deadline, "the sync never asked for the recipes"
+            time.sleep(0.1)
+        time.sleep(0.5)  # inside the request, waiting for its answer
+        hung.send_signal(signum)
+        out, _ = hung.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        os.killpg(hung.pid, signal.SIGKILL)
+        out, _ = hung.communicate()
+        pytest.fail(f"a sync inside a hung request ignored {signum.name}:\n{out[-3000:]}")
+    assert hung.returncode == 130, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    with DagsterInstance.from_config(home) as instance:
+        [run] = [r.dagster_run for r in instance.get_run_records()]
+        assert run.status == DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_info(POOL).claimed_slots == []
+
+    again = subprocess.run(
+        [sys.executable, "-m", "archy_pipeline.cli", "sync"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert "which is gone" not in again.stdout  # nothing was left to reclaim
+    assert "recipes 5 (+5)" in again.stdout
+
+
 def test_only_a_run_whose_process_is_gone_is_reclaimed(tmp_path):
     """A run of this process, or of another live one, is left be; a dead one's is failed."""
 

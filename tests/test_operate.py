@@ -76,8 +76,10 @@ def test_schedules_come_from_archy_yaml(monkeypatch, tmp_path):
     daily, weekly, retention = build_schedules(load_settings().schedules)
     assert (daily.cron_schedule, daily.execution_timezone) == ("30 1 * * 1-5", "Europe/Berlin")
     assert weekly.cron_schedule == "0 5 * * 6"
-    assert (retention.cron_schedule, retention.execution_timezone) == ("15 0 * * *",
-                                                                       "Europe/Berlin")
+    assert (retention.cron_schedule, retention.execution_timezone) == (
+        "15 0 * * *",
+        "Europe/Berlin",
+    )
 
 
 @pytest.mark.parametrize(

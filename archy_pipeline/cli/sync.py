@@ -95,9 +95,10 @@ def run_sync(
 
     from dagster import DagsterInstance
 
+    from archy_pipeline.cli.interrupts import InterruptWatch
     from archy_pipeline.definitions import defs
     from archy_pipeline.partitions import add_workspaces
-    from archy_pipeline.runs import owner_tags, wait_for_warehouse
+    from archy_pipeline.runs import fail_own_runs, owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
@@ -107,86 +108,101 @@ def run_sync(
         # A sync killed earlier left its run holding the pool: free it, or this waits for ever.
         wait_for_warehouse(instance, say=lambda line: print(f"   {line}", flush=True))
 
-    job = defs.resolve_job_def("sync_job")
-    run_config: dict[str, Any] = {
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {
-            "workato_raw": {"config": {"full_refresh": full, "accept_deletions": accept_deletions}}
-        },
-    }
-    if max_vanished_share is not None:
-        run_config["ops"]["workato_raw"]["config"]["max_vanished_share"] = max_vanished_share
-    failed = []
-    for name in names:
-        kind = "full refresh" if full else "incremental"
-        print(f"== Syncing workspace {name!r} ({kind})", flush=True)
-        wait_for_warehouse_pool()
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=name,
-            tags=owner_tags(),
-            raise_on_error=False,
-        )
-        if result.success:
-            loaded = {
-                e.materialization.asset_key.path[-1]: e.materialization.metadata
-                for e in result.get_asset_materialization_events()
-            }
-            summary = ", ".join(
-                f"{table} {meta['dagster/row_count'].value} (+{meta['rows_loaded'].value})"
-                for table, meta in loaded.items()
-                if "rows_loaded" in meta
+    # Ctrl+C or SIGTERM ends the command even where Dagster does not act on it (a step
+    # waiting for the pool: archy_pipeline.cli.interrupts); once one arrived, no run starts.
+    with InterruptWatch(on_stuck=lambda reason: fail_own_runs(instance, reason)) as watch:
+
+        def stop_if_interrupted() -> None:
+            if watch.interrupted:  # Dagster ended the run as failed; the user asked to stop
+                raise KeyboardInterrupt
+
+        job = defs.resolve_job_def("sync_job")
+        run_config: dict[str, Any] = {
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+            "ops": {
+                "workato_raw": {
+                    "config": {"full_refresh": full, "accept_deletions": accept_deletions}
+                }
+            },
+        }
+        if max_vanished_share is not None:
+            run_config["ops"]["workato_raw"]["config"]["max_vanished_share"] = max_vanished_share
+        failed = []
+        for name in names:
+            kind = "full refresh" if full else "incremental"
+            print(f"== Syncing workspace {name!r} ({kind})", flush=True)
+            wait_for_warehouse_pool()
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                partition_key=name,
+                tags=owner_tags(),
+                raise_on_error=False,
             )
-            print(f"== {name!r} synced: {summary}", flush=True)
-            access = loaded.get("recipe_steps", {}).get("step_access")
-            if access is not None:
-                print(f"== {name!r} {access.value}", flush=True)
-            issues = loaded.get("sync_issues", {}).get("issues_this_sync")
-            for issue in issues.value if issues is not None else []:
-                print(f"   {issue['severity']}: {issue['message']}", flush=True)
-            continue
-        failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
-        reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
-        print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
-        failed.append(name)
-    if len(failed) < len(names):
-        defs = _current_defs(defs)
-        why = _rebuild_reason(instance, defs, home is not None, full, rebuild)
-        if why is None:
-            return 1 if failed else 0
-        print(f"== Rebuilding the archy tables (transform_job): {why}", flush=True)
-        wait_for_warehouse_pool()
-        result = defs.resolve_job_def("transform_job").execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            instance=instance,
-            tags=owner_tags(),
-            raise_on_error=False,
-        )
-        if not result.success:
+            stop_if_interrupted()
+            if result.success:
+                loaded = {
+                    e.materialization.asset_key.path[-1]: e.materialization.metadata
+                    for e in result.get_asset_materialization_events()
+                }
+                summary = ", ".join(
+                    f"{table} {meta['dagster/row_count'].value} (+{meta['rows_loaded'].value})"
+                    for table, meta in loaded.items()
+                    if "rows_loaded" in meta
+                )
+                print(f"== {name!r} synced: {summary}", flush=True)
+                access = loaded.get("recipe_steps", {}).get("step_access")
+                if access is not None:
+                    print(f"== {name!r} {access.value}", flush=True)
+                issues = loaded.get("sync_issues", {}).get("issues_this_sync")
+                for issue in issues.value if issues is not None else []:
+                    print(f"   {issue['severity']}: {issue['message']}", flush=True)
+                continue
             failure = next(
                 (e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None
             )
-            reason = _root_cause(failure.event_specific_data.error) if failure else "failed"
-            print(f"transform failed: {reason}", file=sys.stderr, flush=True)
-            return 1
-        events = [e.materialization for e in result.get_asset_materialization_events()]
-        built = [
-            f"{m.asset_key.path[-1]} {m.metadata['dagster/row_count'].value}"
-            for m in events
-            if "dagster/row_count" in m.metadata
-        ]
-        print(f"== archy tables: {', '.join(built)}", flush=True)
-        for m in events:
-            if "pages" in m.metadata:  # the architecture report (docs group)
-                print(f"== report: {m.metadata['path'].value} ({m.metadata['pages'].value} "
-                      "pages)", flush=True)  # fmt: skip
-            if m.metadata.get("published") and m.metadata["published"].value:
-                # the analysts' DuckDB snapshot (publish group)
-                print(f"== analysts' snapshot: {m.metadata['path'].value} "
-                      f"({m.metadata['tables'].value} tables, {m.metadata['size_mb'].value} MB)",
-                      flush=True)  # fmt: skip
-    return 1 if failed else 0
+            reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
+            print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
+            failed.append(name)
+        if len(failed) < len(names):
+            defs = _current_defs(defs)
+            why = _rebuild_reason(instance, defs, home is not None, full, rebuild)
+            if why is None:
+                return 1 if failed else 0
+            print(f"== Rebuilding the archy tables (transform_job): {why}", flush=True)
+            wait_for_warehouse_pool()
+            result = defs.resolve_job_def("transform_job").execute_in_process(
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                instance=instance,
+                tags=owner_tags(),
+                raise_on_error=False,
+            )
+            stop_if_interrupted()
+            if not result.success:
+                failure = next(
+                    (e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None
+                )
+                reason = _root_cause(failure.event_specific_data.error) if failure else "failed"
+                print(f"transform failed: {reason}", file=sys.stderr, flush=True)
+                return 1
+            events = [e.materialization for e in result.get_asset_materialization_events()]
+            built = [
+                f"{m.asset_key.path[-1]} {m.metadata['dagster/row_count'].value}"
+                for m in events
+                if "dagster/row_count" in m.metadata
+            ]
+            print(f"== archy tables: {', '.join(built)}", flush=True)
+            for m in events:
+                if "pages" in m.metadata:  # the architecture report (docs group)
+                    print(f"== report: {m.metadata['path'].value} ({m.metadata['pages'].value} "
+                          "pages)", flush=True)  # fmt: skip
+                if m.metadata.get("published") and m.metadata["published"].value:
+                    # the analysts' DuckDB snapshot (publish group)
+                    meta = m.metadata
+                    print(f"== analysts' snapshot: {meta['path'].value} "
+                          f"({meta['tables'].value} tables, {meta['size_mb'].value} MB)",
+                          flush=True)  # fmt: skip
+        return 1 if failed else 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

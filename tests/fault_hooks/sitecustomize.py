@@ -12,6 +12,10 @@ Each hook is off unless its variable is set:
   N than there are statements stops before the last); the process prints
   ``archy-fault: paused in the load`` on stderr and sleeps until it is killed.
 * ``ARCHY_FAULT_SQL_LOG``: a file each such statement is appended to (to see the load's steps).
+* ``ARCHY_FAULT_SKIP_POOL_WAIT=1``: the command line's wait for the warehouse pool
+  (``archy_pipeline.runs.wait_for_warehouse``) returns at once, as it does when the pool was
+  free at its last look and another run took the slot just after: Dagster then waits for the
+  slot itself.
 """
 
 from __future__ import annotations
@@ -63,7 +67,12 @@ def _install() -> None:
 
         DuckDbSqlClient.execute_query = execute_query
 
+    if os.environ.get("ARCHY_FAULT_SKIP_POOL_WAIT"):
+        from archy_pipeline import runs
 
-if any(os.environ.get(f"ARCHY_FAULT_{name}") for name in
-       ("TIMEOUT_SECONDS", "BACKOFF_SECONDS", "PAUSE_IN_LOAD", "SQL_LOG")):  # fmt: skip
+        runs.wait_for_warehouse = lambda *args, **kwargs: None
+
+
+_HOOKS = ("TIMEOUT_SECONDS", "BACKOFF_SECONDS", "PAUSE_IN_LOAD", "SQL_LOG", "SKIP_POOL_WAIT")
+if any(os.environ.get(f"ARCHY_FAULT_{name}") for name in _HOOKS):
     _install()
