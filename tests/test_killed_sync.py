@@ -128,9 +128,13 @@ def test_a_sync_waits_for_a_live_one_and_takes_over_from_a_killed_one(simulator,
     assert "recipes 20 (+20)" in out
     with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         runs = [r.dagster_run for r in instance.get_run_records(ascending=True)]
-        assert [(r.job_name, r.status.value) for r in runs] == [
+        # The stopped one usually never started a run; under load the pool can come free just
+        # before the signal, and then its run started and was marked failed.
+        stopped = [r for r in runs if r.tags.get(PID_TAG) == str(waiting.pid)]
+        assert [r.status for r in stopped] in ([], [DagsterRunStatus.FAILURE])
+        assert [(r.job_name, r.status.value) for r in runs if r not in stopped] == [
             ("sync_job", "FAILURE"),  # the killed one, marked failed
-            ("sync_job", "SUCCESS"),  # (the one stopped while waiting never started a run)
+            ("sync_job", "SUCCESS"),
             ("transform_job", "SUCCESS"),
         ]
         assert instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots == []
