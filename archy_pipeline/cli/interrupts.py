@@ -59,6 +59,8 @@ class InterruptWatch:
         return self._signalled.is_set()
 
     def __enter__(self) -> InterruptWatch:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signals reach the main thread only: nothing to watch from here
         read, write = os.pipe()
         os.set_blocking(read, False)
         os.set_blocking(write, False)
@@ -71,6 +73,8 @@ class InterruptWatch:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if self._pipe is None:
+            return
         if not self._signalled.is_set():
             self._done.set()
         # else the watch stays on: the process must now end within the grace period, also
