@@ -45,6 +45,10 @@ LOCK_RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0)
 
 #: What the snapshot being built is attached as, in the connection reading the working file.
 _SNAPSHOT_ALIAS = "archy_analysts_snapshot_new"
+#: DuckDB's memory limit while it copies the working file into the analysts' snapshot (it
+#: spills to disk beyond it); the default, 80% of the machine's memory, made the copy the
+#: peak of a run (bench/RESULTS.md).
+SNAPSHOT_COPY_MEMORY = "256MB"
 
 #: Working files held open for a run (:meth:`DuckDBWarehouse.held_open`): path -> [connection,
 #: holders]. Opening a DuckDB file costs ~20 ms of CPU on the demo's 10 MB file and a rebuild
@@ -273,6 +277,9 @@ class DuckDBWarehouse(Warehouse):
                 (source,) = connection.execute("select current_database()").fetchone()
                 connection.execute(f"attach {_sql_string(str(building))} as "
                                    f"{_SNAPSHOT_ALIAS} (read_write)")  # fmt: skip
+                # The copy takes what buffer memory DuckDB allows it (80% of the machine's by
+                # default): +190 MB at 5,000 recipes, the run's peak. A bound keeps it small.
+                connection.execute(f"set memory_limit = '{SNAPSHOT_COPY_MEMORY}'")
                 try:
                     connection.execute(f'copy from database "{source}" to {_SNAPSHOT_ALIAS}')
                     tables, views = connection.execute(
@@ -283,6 +290,7 @@ class DuckDBWarehouse(Warehouse):
                     ).fetchone()
                     connection.execute(f"checkpoint {_SNAPSHOT_ALIAS}")
                 finally:
+                    connection.execute("reset memory_limit")
                     connection.execute(f"detach {_SNAPSHOT_ALIAS}")
             _fsync(building)
             os.replace(building, target)
