@@ -2,7 +2,6 @@
 
 # No "from __future__ import annotations" here: Dagster reads annotations at runtime.
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -21,6 +20,7 @@ from archy_pipeline.mapping import (
 )
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
+from archy_pipeline.workato import json_tree
 
 SYSTEM_COLUMNS = {
     "system_id": "varchar",
@@ -81,10 +81,12 @@ def systems(warehouse: WarehouseResource, settings: ArchySettingsResource) -> dg
 def _tags(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json_tree.loads(value)  # what Workato sent: read without recursion
         except ValueError:
             return ()
-    return tuple(str(t) for t in value or ())
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(t) for t in value)
 
 
 @dg.asset(

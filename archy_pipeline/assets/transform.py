@@ -11,7 +11,6 @@ like any other table.
 
 # No "from __future__ import annotations" here: Dagster reads the context annotation at runtime.
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from archy_pipeline.constants import ARCHY_SCHEMA, DAILY_FRESHNESS, OWNERS, WARE
 from archy_pipeline.extract.tables import DATASET_NAME, RAW_TABLES
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sql.engine import SqlModel, load_models, topological_order
+from archy_pipeline.workato import json_tree
 from archy_pipeline.workato.descriptions import describe_all
 from dbt_like_sql import models_path
 
@@ -159,6 +159,10 @@ def build_sql_model_assets(root: str | Path | None = None) -> dg.AssetsDefinitio
 # ---------------------------------------------------------------------- Python tables
 
 
+def _json(value: Any) -> Any:
+    return json_tree.loads(value) if isinstance(value, str) else value
+
+
 @dg.asset(
     key=[ARCHY_SCHEMA, "integration_descriptions"],
     deps=[[DATASET_NAME, "recipes"], [DATASET_NAME, "connections"]],
@@ -172,8 +176,9 @@ def integration_descriptions(warehouse: WarehouseResource) -> dg.MaterializeResu
     new Opportunity is created in Salesforce (ACME Production Salesforce), creates a Sales
     Order in NetSuite and posts a message to Slack")."""
     recipes = [
-        # DuckDB hands JSON columns back as text; the parser wants the config list.
-        {**r, "config": json.loads(r["config"]) if isinstance(r["config"], str) else r["config"]}
+        # DuckDB hands JSON columns back as text; the parser wants the config list. Read
+        # without recursion, as every reader of what Workato sent (json_tree).
+        {**r, "config": _json(r["config"])}
         for r in warehouse.fetch_rows(DATASET_NAME, "recipes")
         if r.get("deleted_at") is None
     ]

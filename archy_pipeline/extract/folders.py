@@ -134,7 +134,7 @@ class FolderScope:
                 selection.include and selection.includes(folder["id"], path)
             ):
                 self.selected_folder_ids.add(folder["id"])
-            current[folder["id"]] = {**self._row(folder), "path": path}
+            current[folder["id"]] = {**self._row(folder, "folders"), "path": path}
             if len(current) % 100 == 0:
                 self.progress("folders", 0, len(current))
         self.progress("folders", 0, len(current))

@@ -96,10 +96,13 @@ class RecipeRows:
                 items[recipe_id] = self.client.get_recipe(recipe_id)
             except (WorkatoNotFoundError, WorkatoAccessDeniedError):
                 continue  # deleted or hidden since the listing: it is not current
-        return {i: self._row(item) for i, item in items.items()}, True
+        return {i: self._row(item, "recipes") for i, item in items.items()}, True
 
     def _list_recipes_with_code(self) -> dict[int, dict[str, Any]]:
-        return {r["id"]: self._row(r) for r in self._iter_recipes(on_page=self._on_page("recipes"))}
+        return {
+            r["id"]: self._row(r, "recipes")
+            for r in self._iter_recipes(on_page=self._on_page("recipes"))
+        }
 
     def _listing_folders(self) -> list[int | None]:
         """The folder_id filters to list recipes with: every selected folder when the
@@ -180,7 +183,8 @@ class RecipeRows:
         """Recipes whose parsed rows must be (re)built, and deleted ones to clear.
 
         Daily: a recipe whose ``code`` or ``config`` changed (a connection swap changes only
-        ``config``, addendum §6), or that came back after a deletion. A full refresh
+        ``config``, addendum §6; a config too deep to keep as JSON is in ``deep_fields``), or
+        that came back after a deletion. A full refresh
         re-derives every current recipe and clears the parsed rows of every deleted one, so
         nothing stale survives it."""
         stored = self.previous.table("recipes")
@@ -200,6 +204,7 @@ class RecipeRows:
                 and before.get("deleted_at") is None
                 and before.get("code") == row.get("code")
                 and before.get("config") == row.get("config")
+                and before.get("deep_fields") == row.get("deep_fields")  # a config too deep
             ):
                 continue
             yield row

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from archy_pipeline.settings import DEFAULT_ENVIRONMENTS, SyncSelection
+from archy_pipeline.workato import json_tree
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -112,6 +113,38 @@ class PreviousState:
         return {k: v for k, v in self.table(name).items() if v.get("deleted_at") is None}
 
 
+#: The deepest value a row keeps as JSON. dlt writes json columns with orjson, which stops at
+#: 255 levels, and ``json.dumps`` and ``json.loads`` (the content hash, any reader) recurse and
+#: fail at about 1,000. Genuine values nest a few levels (a recipe's ``config`` two, an
+#: exported one three).
+MAX_STORED_DEPTH = 128
+#: The text column that holds, whole, every field of an item nested deeper than that.
+DEEP_FIELDS_COLUMN = "deep_fields"
+
+
+def set_aside_deep_values(
+    item: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, tuple[int, str]]]:
+    """``item`` with every field nested deeper than :data:`MAX_STORED_DEPTH` set to null and
+    kept in ``deep_fields`` instead: the JSON text of an object holding those fields, written
+    without recursion, so nothing is lost. Returns the row and, for each such field, its depth
+    and the first 200 characters of its JSON text (``item`` itself and ``{}`` when no field is
+    that deep)."""
+    deep = {
+        key: levels
+        for key, value in item.items()
+        if isinstance(value, (dict, list)) and (levels := json_tree.depth(value)) > MAX_STORED_DEPTH
+    }
+    if not deep:
+        return item, {}
+    texts = {key: json_tree.dumps(item[key]) for key in deep}
+    row = {key: None if key in deep else value for key, value in item.items()}
+    row[DEEP_FIELDS_COLUMN] = (
+        "{" + ",".join(f"{json.dumps(key, ensure_ascii=False)}:{texts[key]}" for key in deep) + "}"
+    )
+    return row, {key: (deep[key], texts[key][:200]) for key in deep}
+
+
 def content_hash(item: dict[str, Any]) -> str:
     """A stable hash of an API item, to tell whether anything in it changed."""
     text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
@@ -124,7 +157,7 @@ def restore_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
         value = restored.get(column)
         if isinstance(value, str):
             try:
-                restored[column] = json.loads(value)
+                restored[column] = json_tree.loads(value)
             except ValueError:
                 pass
     return restored

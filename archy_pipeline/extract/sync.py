@@ -40,11 +40,17 @@ from archy_pipeline.extract.state import (
     SyncIssue,
     SyncOptions,
     content_hash,
+    set_aside_deep_values,
 )
 from archy_pipeline.settings import environment_of
 from archy_pipeline.workato.client import WorkatoClient
 from archy_pipeline.workato.identity import WorkspaceIdentity
-from archy_pipeline.workato.recipe_parser import ParsedRecipe, RecipeParseError, parse_recipe
+from archy_pipeline.workato.recipe_parser import (
+    ParsedRecipe,
+    RecipeParseError,
+    config_problem,
+    parse_recipe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +93,17 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
         #: Items held this sync, by the top folder that vanished and by table.
         self._newly_held: dict[int, Counter[str]] = defaultdict(Counter)
         self._held_applied: Counter[str] = Counter()
+        #: Fields set aside for their depth: (table, id) -> {field: (levels, excerpt)}.
+        self._deep_values: dict[tuple[str, Any], dict[str, tuple[int, str]]] = {}
 
     # ------------------------------------------------------------------ shared helpers
-    def _row(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _row(self, item: dict[str, Any], table: str) -> dict[str, Any]:
+        """The row of an API item of ``table``. A field nested deeper than a row keeps as JSON
+        is null, kept whole as JSON text in ``deep_fields`` (see :func:`set_aside_deep_values`),
+        and reported."""
+        item, deep = set_aside_deep_values(item)
+        if deep:
+            self._deep_values[(table, item.get("id"))] = deep
         return {
             **item,
             "workspace": self.workspace,
@@ -221,13 +235,13 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
                 severity="info",
             )
             return []
-        row = self._row({**self.me, "identity_source": identity.source})
+        row = self._row({**self.me, "identity_source": identity.source}, "workspace")
         del row["visible"], row["hidden_since"]
         return self._diff("workspace", {int(row["id"]): row}, complete=False)
 
     # ------------------------------------------------------------------ projects
     def project_rows(self) -> list[dict[str, Any]]:
-        current = {p["id"]: self._row(p) for p in self.client.list_projects()}
+        current = {p["id"]: self._row(p, "projects") for p in self.client.list_projects()}
         self.progress("projects", 0, len(current))
         return self._diff("projects", current, complete=True)
 
@@ -242,7 +256,7 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
     @cached_property
     def _connections(self) -> tuple[dict[int, dict[str, Any]], bool]:
         current = {
-            c["id"]: self._row(c)
+            c["id"]: self._row(c, "connections")
             for c in self.client.list_connections()
             if self._connection_selected(c)
         }
@@ -301,8 +315,25 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
             self._stop_walk_ahead()  # a failed sync leaves no walk behind
         self._report_holds()
         self._check_recipes_count()
+        self._report_deep_values()  # after the count check: a deep value hides no recipe
         plan["sync_issues"] = self.issue_rows()
         return plan
+
+    def _report_deep_values(self) -> None:
+        """One sync issue per item with a field stored as JSON text for its depth, in a fixed
+        order (the folder walk may have found its own in another thread)."""
+        for (table, item_id), fields in sorted(
+            self._deep_values.items(), key=lambda entry: (entry[0][0], str(entry[0][1]))
+        ):
+            said = ", ".join(f"{name} ({levels:,} levels)" for name, (levels, _) in fields.items())
+            quarantined = table == "recipes" and "config" in fields
+            self._issue(
+                "deep_value",
+                f"{table} {item_id}",
+                f"nested too deep to keep as JSON ({said}): null in its column, kept whole as "
+                f"JSON text in workato_raw.{table}.deep_fields"
+                + ("; the recipe is quarantined in workato_raw.recipe_errors" * quarantined),
+            )
 
     # ------------------------------------------------------------------ while the walk waits
     def _work_ahead(self) -> None:
@@ -323,6 +354,7 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
                 or before.get("deleted_at") is not None
                 or before.get("code") != row.get("code")
                 or before.get("config") != row.get("config")
+                or before.get("deep_fields") != row.get("deep_fields")
             ):
                 self._parsed_ahead[recipe_id] = (
                     row.get("code"),
@@ -331,6 +363,14 @@ class WorkspaceSync(RecipeRows, FolderScope, HeldDeletions):
                 )
 
     def _parse_now(self, row: dict[str, Any]) -> ParsedRecipe | RecipeParseError:
+        deep = self._deep_values.get(("recipes", row["id"]), {}).get("config")
+        problem = (
+            config_problem(row.get("config"))
+            if deep is None
+            else config_problem(deep[1], depth=deep[0])
+        )
+        if problem is not None:
+            return problem
         try:
             return parse_recipe(row, self.options.access_overrides)
         except RecipeParseError as error:

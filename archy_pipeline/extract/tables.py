@@ -35,7 +35,9 @@ def _key(**types: str) -> dict[str, dict[str, Any]]:
 
 _ENTITY_KEY = _key(workspace="text", id="bigint")
 _RECIPE_KEY = _key(workspace="text", recipe_id="bigint")
-_TRACKED = _ENTITY_KEY | _typed(content_hash="text", deleted_at="timestamp")
+#: ``deep_fields``: the JSON text of the item's fields nested too deep to keep as JSON (null
+#: in their own columns), see ``state.set_aside_deep_values``.
+_TRACKED = _ENTITY_KEY | _typed(content_hash="text", deleted_at="timestamp", deep_fields="text")
 #: Held deletions: an item that vanished together with its folder stays current, not visible.
 _HELD = _typed(visible="bool", hidden_since="timestamp")
 #: Marks a row that deletes earlier rows of the same key instead of being stored.

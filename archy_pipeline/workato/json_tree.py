@@ -27,16 +27,69 @@ _CONSTANTS = (
 )
 
 
-def loads(text: str) -> Any:
+def loads(text: str | bytes | bytearray) -> Any:
     """``json.loads(text)``, also for a tree nested deeper than CPython's decoder recurses.
 
-    Every reader of recipe code uses this, not ``json.loads``: a deep recipe that syncs must not
-    stop a later step (descriptions, analysis) with a RecursionError.
+    Every reader of recipe code, and the Workato client for every answer, uses this, not
+    ``json.loads``: a deep value must not stop a sync or a later step (descriptions,
+    analysis) with a RecursionError. Bytes are decoded as ``json.loads`` decodes them.
     """
     try:
         return json.loads(text)
     except RecursionError:
+        if isinstance(text, (bytes, bytearray)):
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
         return _loads_iterative(text)
+
+
+def depth(value: Any) -> int:
+    """How deeply ``value`` nests: 0 for a scalar, 1 for a list or object of scalars (empty
+    ones included), one more per level below. Without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, (list, tuple)):
+            continue
+        level += 1
+        deepest = max(deepest, level)
+        stack.extend((child, level) for child in item if isinstance(child, (dict, list, tuple)))
+    return deepest
+
+
+def dumps(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` for a value of any
+    depth (the standard encoder recurses, and fails about 1,000 levels down). Without
+    recursion; keys in their order, values of JSON types (what :func:`loads` returns)."""
+    scalar = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    parts: list[str] = []
+    # A stack of pending pieces: a value to write, or a literal text (a closing bracket, a
+    # comma, a key).
+    stack: list[tuple[bool, Any]] = [(False, value)]
+    while stack:
+        literal, item = stack.pop()
+        if literal:
+            parts.append(item)
+        elif isinstance(item, dict):
+            parts.append("{")
+            stack.append((True, "}"))
+            pieces = list(item.items())
+            for i in range(len(pieces) - 1, -1, -1):
+                key, child = pieces[i]
+                stack.append((False, child))
+                stack.append((True, ("," if i else "") + scalar(str(key)) + ":"))
+        elif isinstance(item, (list, tuple)):
+            parts.append("[")
+            stack.append((True, "]"))
+            for i in range(len(item) - 1, -1, -1):
+                stack.append((False, item[i]))
+                if i:
+                    stack.append((True, ","))
+        else:
+            parts.append(scalar(item))
+    return "".join(parts)
 
 
 def _loads_iterative(s: str) -> Any:

@@ -17,6 +17,8 @@ Public API
 * :func:`parse_recipe` ``(recipe) -> ParsedRecipe`` - a live or export recipe dict.
 * :func:`parse_code` ``(code, config=None) -> ParsedRecipe`` - just the code (+ config).
 * :func:`summarize` ``(parsed) -> dict`` - counts for tests and reports.
+* :func:`config_problem` ``(config) -> RecipeParseError | None`` - why a ``config`` is not the
+  array of connection entries (a sync quarantines such a recipe; the parser only warns).
 * :class:`Step`, :class:`RecipeConnection`, :class:`ParsedRecipe` - the rows.
 * :class:`RecipeParseError` (a ``ValueError``) - the code cannot be read as a recipe tree;
   carries a short ``message`` and an ``excerpt`` (at most :data:`EXCERPT_CHARS` characters)
@@ -148,6 +150,7 @@ __all__ = [
     "RecipeConnection",
     "RecipeParseError",
     "Step",
+    "config_problem",
     "is_custom_connector",
     "is_dynamic",
     "normalise_provider",
@@ -195,6 +198,36 @@ def _account(value: Any, where: str, warnings: _Warnings) -> tuple[str | int | N
         return value, None
     warnings.add(f"{where}: account_id of unexpected type {_type_name(value)}; ignored")
     return None, None
+
+
+def config_problem(config: Any, depth: int | None = None) -> RecipeParseError | None:
+    """Why a recipe's ``config`` is not the array of connection entries (objects) Workato
+    serves (reference §2.2), as the error that quarantines the recipe in a sync; None when it
+    is one, or null. :func:`parse_code` itself only warns about such a config and ignores it.
+
+    ``depth``: the config arrived nested this many levels deep, too deep to keep as JSON
+    (``config`` is then text holding it, for the excerpt).
+    """
+    if depth is not None:
+        return RecipeParseError(
+            f"config is nested {depth:,} levels deep, not the flat array of connection "
+            "entries Workato serves (kept whole as JSON text in workato_raw.recipes.deep_fields)",
+            _excerpt(config),
+        )
+    if config is None:
+        return None
+    if not isinstance(config, (list, tuple)):
+        return RecipeParseError(
+            f"config is {_kind(config)}, not the array of connection entries Workato serves",
+            _excerpt(config),
+        )
+    for i, entry in enumerate(config):
+        if not isinstance(entry, Mapping):
+            return RecipeParseError(
+                f"config[{i}] is {_kind(entry)}, not a connection entry (an object)",
+                _excerpt(entry),
+            )
+    return None
 
 
 def _connections(

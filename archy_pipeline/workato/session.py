@@ -37,6 +37,7 @@ import httpx
 from pydantic import SecretStr
 
 from archy_pipeline.retry import Transient, backoff, retrying, wait_retry_after
+from archy_pipeline.workato import json_tree
 from archy_pipeline.workato.errors import (
     WorkatoAccessDeniedError,
     WorkatoAuthenticationError,
@@ -222,7 +223,10 @@ class WorkatoSession:
         status = response.status_code
         if status == 200:
             try:
-                return response.json()
+                # Not response.json(): the standard decoder recurses, and one value nested
+                # ~1,000 levels deep anywhere in a page (a recipe's config) would fail the
+                # whole sync with a RecursionError. The sync stores such a value as text.
+                return json_tree.loads(response.content)
             except ValueError:
                 if _looks_like_a_page(response):  # no retry makes a web page the API
                     raise WorkatoResponseError(
@@ -324,7 +328,7 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any]:
 
 def _error_id(response: httpx.Response) -> str | None:
     try:
-        body = response.json()
+        body = json_tree.loads(response.content)
     except ValueError:
         return None
     return str(body.get("id")) if isinstance(body, dict) and body.get("id") else None

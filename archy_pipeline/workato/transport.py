@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
+from archy_pipeline.workato import json_tree
 from archy_pipeline.workato.errors import WorkatoConfigError, WorkatoReadOnlyError
 
 #: API base URL per data center (reference §1.1).
@@ -199,7 +200,7 @@ def format_api_time(value: datetime | str) -> str:
 
 def message_of(response: httpx.Response) -> str:
     try:
-        body = response.json()
+        body = json_tree.loads(response.content)
     except ValueError:
         return response.reason_phrase or ""
     if isinstance(body, dict):

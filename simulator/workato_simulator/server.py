@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from workato_simulator.workspace import STOP_CAUSES, Token, Workspace, parse_ts
+from workato_simulator.workspace import STOP_CAUSES, RawJSON, Token, Workspace, parse_ts
 
 #: Workato's published default quotas, requests per minute per workspace (reference §1.4).
 DEFAULT_RATE_LIMITS: dict[str, int] = {
@@ -138,6 +138,22 @@ class RateLimiter:
                 return window.times[0] + self.window - now
             window.times.append(now)
             return None
+
+
+def dumps(body: Any) -> str:
+    """``json.dumps(body)``, with every :class:`RawJSON` value written verbatim."""
+    raw: list[str] = []
+
+    def placeholder(value: Any) -> str:
+        if not isinstance(value, RawJSON):
+            raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        raw.append(value.text)
+        return f"\x00raw{len(raw) - 1}\x00"
+
+    text = json.dumps(body, default=placeholder)
+    for i, value in enumerate(raw):
+        text = text.replace(json.dumps(f"\x00raw{i}\x00"), value, 1)
+    return text
 
 
 def _format_retry_after(seconds: float, time_scale: float) -> str:
@@ -675,7 +691,7 @@ def _make_handler(sim: WorkatoSimulator) -> type[BaseHTTPRequestHandler]:
                 status, body, headers = sim.handle(method, self.path, self.headers)
             except ApiError as err:
                 status, body, headers = err.status, err.body, err.headers
-            payload = json.dumps(body).encode()
+            payload = dumps(body).encode()
             if fault is not None and fault.kind == "truncate":
                 payload = payload[: max(1, len(payload) // 2)]
             record(status)

@@ -89,6 +89,14 @@ def applications_of(code: dict[str, Any] | None) -> tuple[str | None, list[str]]
     return trigger, actions
 
 
+@dataclass(frozen=True)
+class RawJSON:
+    """A JSON value the server writes verbatim (``text`` must be JSON): lets tests serve a value
+    nested deeper than ``json.dumps`` (or ``copy.deepcopy``) can take."""
+
+    text: str
+
+
 @dataclass
 class Folder:
     id: int
@@ -98,6 +106,9 @@ class Folder:
     is_project: bool
     created_at: datetime
     updated_at: datetime
+    #: Fields served beside (or instead of) the documented ones; values may be
+    #: :class:`RawJSON`. Workato adds fields without notice, and tests serve odd ones.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_api(self, tz: timezone) -> dict[str, Any]:
         return {
@@ -108,6 +119,7 @@ class Folder:
             "project_id": self.project_id,
             "created_at": format_ts(self.created_at, tz),
             "updated_at": format_ts(self.updated_at, tz),
+            **self.extra,
         }
 
 
@@ -146,6 +158,8 @@ class Connection:
     tags: list[str] = field(default_factory=list)
     #: Runtime-user connections are listed only with ``include_runtime_connections=true``.
     runtime: bool = False
+    #: Fields served beside (or instead of) the documented ones; values may be :class:`RawJSON`.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_api(self, tz: timezone, include_tags: bool) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -167,6 +181,7 @@ class Connection:
         }
         if include_tags:
             item["tags"] = list(self.tags)
+        item.update(self.extra)
         return item
 
 
@@ -199,6 +214,9 @@ class Recipe:
     tags: list[str] = field(default_factory=list)
     #: Served verbatim instead of ``json.dumps(code)`` when set: lets tests serve broken code.
     raw_code: str | None = None
+    #: Served verbatim (JSON text) instead of ``config`` when set: lets tests serve a config
+    #: of any shape or depth.
+    raw_config: str | None = None
 
     def applications(self) -> tuple[str | None, list[str]]:
         return applications_of(self.code if self.raw_code is None else None)
@@ -231,7 +249,9 @@ class Recipe:
             "stopped_at": format_ts(self.stopped_at, tz),
             "version_no": self.version_no,
             "stop_cause": self.stop_cause,
-            "config": copy.deepcopy(self.config),
+            "config": (
+                copy.deepcopy(self.config) if self.raw_config is None else RawJSON(self.raw_config)
+            ),
             "trigger_closure": None,
             "author_name": self.author_name,
             "version_author_name": self.version_author_name,
