@@ -8,6 +8,7 @@ protected/in_catch; integration_systems roles; step counts; connection recipe co
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -36,6 +37,7 @@ from archy_pipeline.analysis import (
     priority_key,
     ranking_tables,
 )
+from archy_pipeline.analysis.metrics import betweenness
 from archy_pipeline.settings import ConfigError, parse_settings
 from archy_pipeline.workato.vocabulary import classify_step
 
@@ -983,6 +985,24 @@ def test_betweenness_is_exact_on_small_graphs_and_seeded_when_sampled():
         return table.set_index(["graph", "id"])["betweenness"]
 
     assert sampled().equals(sampled())
+
+
+def test_sampled_betweenness_matches_networkx_brandes_on_the_same_sources():
+    """The igraph sums are networkx's subset betweenness from the same sampled sources."""
+    graph = nx.gnp_random_graph(400, 0.01, directed=True, seed=5)
+    graph.add_edge(3, 3)  # a self-loop links nothing
+    graph.add_nodes_from(range(400, 420))  # isolated
+    got = betweenness(graph, exact_max=100, samples=40, seed=7)
+    linked = sorted(v for v in graph if any(w != v for w in nx.all_neighbors(graph, v)))
+    sources = random.Random(7).sample(linked, 40)
+    sums = nx.betweenness_centrality_subset(
+        graph.subgraph(linked).copy(), sources, linked, normalized=False
+    )
+    n = graph.number_of_nodes()
+    expected = {v: sums.get(v, 0.0) * len(linked) / 40 / ((n - 1) * (n - 2)) for v in graph}
+    assert max(expected.values()) > 0.001
+    assert max(abs(got[v] - expected[v]) for v in graph) < 1e-12
+    assert got[410] == 0.0
 
 
 def test_pagerank_matches_networkx():
