@@ -89,10 +89,11 @@ def run_sync(
     from dagster import DagsterInstance
 
     from archy_pipeline.cli.console import with_cli_console
+    from archy_pipeline.cli.failures import audit_failed_run, audit_unstarted_sync
     from archy_pipeline.cli.interrupts import InterruptWatch
     from archy_pipeline.definitions import defs
     from archy_pipeline.partitions import add_workspaces
-    from archy_pipeline.runs import fail_own_runs, owner_tags, wait_for_warehouse
+    from archy_pipeline.runs import PoolBusyError, fail_own_runs, owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
@@ -125,7 +126,11 @@ def run_sync(
         for name in names:
             kind = "full refresh" if full else "incremental"
             print(f"== Syncing workspace {name!r} ({kind})", flush=True)
-            wait_for_warehouse_pool()
+            try:
+                wait_for_warehouse_pool()
+            except PoolBusyError as error:
+                audit_unstarted_sync(name, error)
+                raise
             result = job.execute_in_process(
                 run_config=run_config,
                 instance=instance,
@@ -154,6 +159,7 @@ def run_sync(
                 continue
             print(f"sync of {name!r} failed: {_root_cause(result.all_events)}",
                   file=sys.stderr, flush=True)  # fmt: skip
+            audit_failed_run(instance, result.run_id, name)  # unless the sync recorded it
             failed.append(name)
         if len(failed) < len(names):
             defs = _current_defs(defs)
