@@ -135,6 +135,37 @@ def record(warehouse: Any, events: Iterable[AuditEvent], pending: Path | None = 
     rows = [event.row(datetime.now(timezone.utc)) for event in events]
     if pending is None:
         return warehouse.append_rows(ARCHY_SCHEMA, AUDIT_TABLE, AUDIT_COLUMNS, rows)
+    written, error = _write_or_queue(warehouse, rows, pending)
+    if error is not None:
+        raise error
+    return written
+
+
+def record_or_queue(
+    warehouse: Any, events: Iterable[AuditEvent], pending: Path
+) -> Exception | None:
+    """:func:`record`, except that a warehouse that cannot be written is no error here: the
+    rows wait in ``pending`` and the warehouse's error is returned (None: they went in).
+    Raises only when the rows could not be queued either."""
+    rows = [event.row(datetime.now(timezone.utc)) for event in events]
+    return _write_or_queue(warehouse, rows, pending)[1]
+
+
+def enqueue(events: Iterable[AuditEvent], pending: Path) -> None:
+    """Add ``events`` to the rows waiting in ``pending`` (the warehouse is known to be busy):
+    the next row written anywhere takes them in."""
+    rows = [event.row(datetime.now(timezone.utc)) for event in events]
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    with open(pending, "a", encoding="utf-8") as queue:
+        fcntl.flock(queue, fcntl.LOCK_EX)
+        queue.writelines(_encode(row) + "\n" for row in rows)
+
+
+def _write_or_queue(
+    warehouse: Any, rows: list[tuple], pending: Path
+) -> tuple[int, Exception | None]:
+    """Write the rows waiting in ``pending``, then ``rows``; or, when the warehouse cannot be
+    written, add ``rows`` to ``pending`` and return the error."""
     pending.parent.mkdir(parents=True, exist_ok=True)
     with open(pending, "a+", encoding="utf-8") as queue:
         fcntl.flock(queue, fcntl.LOCK_EX)  # one writer of the queue at a time
@@ -144,13 +175,13 @@ def record(warehouse: Any, events: Iterable[AuditEvent], pending: Path | None = 
             written = warehouse.append_rows(
                 ARCHY_SCHEMA, AUDIT_TABLE, AUDIT_COLUMNS, waiting + rows
             )
-        except Exception:
+        except Exception as error:
             queue.seek(0, 2)
             queue.writelines(_encode(row) + "\n" for row in rows)
             queue.flush()
-            raise
+            return 0, error
         queue.truncate(0)
-    return written
+    return written, None
 
 
 def pending_file(warehouse: Any, data_folder: Path) -> Path:

@@ -29,6 +29,7 @@ from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.sensors.activity_sensor import activity_log_sensor
+from archy_pipeline.sensors.audit import sync_failure_audit_sensor
 from archy_pipeline.sensors.automation import rebuild_after_sync_sensor, with_rebuild_condition
 from archy_pipeline.sensors.jobs import retention_job, sync_job, transform_job
 from archy_pipeline.sensors.notifications import change_digest_sensor, sync_failure_sensor
@@ -76,6 +77,7 @@ def build_defs() -> dg.Definitions:
             activity_log_sensor,
             change_digest_sensor,
             sync_failure_sensor,
+            sync_failure_audit_sensor,
         ],
         resources={
             "dlt": DagsterDltResource(),

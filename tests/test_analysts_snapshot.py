@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -369,6 +370,60 @@ def test_a_holder_who_keeps_the_working_file_fails_the_sync_in_one_line_naming_i
     assert line.endswith(f"analysts open the snapshot {snapshot} instead (read-only)")
     assert "open this database in read-only mode" not in err, "not DuckDB's misleading hint"
     assert elapsed < 30
+
+
+def test_a_held_working_file_fails_the_command_in_one_line_and_the_run_log_keeps_the_stack(
+    simulator, tmp_path, monkeypatch
+):
+    """The terminal shows the one line; Dagster's event log (what the UI shows) keeps the
+    failure whole. The command runs in its own process, so what it prints is all it prints."""
+    import dagster as dg
+
+    sim = simulator(workspace_with_recipes(4), rate_limits=None)
+    _configure(sim, tmp_path, monkeypatch)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(["sync"]) == 0
+    working = tmp_path / "data" / "warehouse.duckdb"
+
+    holder = _hold(working, 60)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "archy_pipeline.cli", "sync"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "ARCHY_DUCKDB_LOCK_WAIT_SECONDS": "1"},
+        )
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert done.returncode == 1, done.stderr[-3000:]
+    err = done.stderr.splitlines()
+    (line,) = [line for line in err if line.startswith("sync of")]
+    assert f"is held by another process (PID {holder.pid}, " in line
+    assert "Traceback" not in done.stderr and "Stack Trace" not in done.stderr
+    assert not [line for line in err if line.startswith("  File ")], "no stack frame"
+    assert not [line for line in err if " - ERROR - " in line], "no Dagster failure event"
+    # What else it may print: the lock wait it announced (one line), nothing per frame.
+    assert len(err) <= 3, done.stderr
+
+    instance = dg.DagsterInstance.get()
+    (failed,) = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+    (record,) = instance.all_logs(
+        failed.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+    )
+    error = record.dagster_event.event_specific_data.error
+    causes = []
+    while error is not None:
+        causes.append(error)
+        error = error.cause or error.context
+    assert any(e.cls_name == "WarehouseLockedError" and e.stack for e in causes), (
+        "the run's event log keeps the error with its stack"
+    )
+    instance.dispose()
 
 
 def test_waiting_for_the_working_file_is_bounded(tmp_path):

@@ -8,6 +8,7 @@ local PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -261,6 +262,172 @@ def test_held_and_accepted_deletions_are_recorded(simulator, tmp_path):
     assert accepted["run_id"] != held["run_id"]
     started = [row for row in rows if row["action"] == "sync_started"]
     assert [row["detail"]["accept_deletions"] for row in started] == [False, False, True]
+
+
+# ---------------------------------------------------------------------- syncs that never began
+
+
+def pending_rows(path: Any) -> list[dict[str, Any]]:
+    """The rows waiting in the pending file beside the DuckDB file ``path``."""
+    pending = path.parent / PENDING_FILE_NAME
+    if not pending.exists():
+        return []
+    rows = [json.loads(line) for line in pending.read_text().splitlines() if line.strip()]
+    for row in rows:
+        row["detail"] = json.loads(row["detail"])
+    return rows
+
+
+def test_a_cli_sync_that_never_got_the_warehouse_records_sync_failed(project, monkeypatch, capsys):
+    """Another run kept the warehouse pool past the wait: no run, and still a sync_failed row,
+    waiting in the pending file (that run holds the warehouse) until the next write."""
+    import dagster as dg
+
+    from archy_pipeline import runs
+    from archy_pipeline.cli import main
+
+    monkeypatch.setenv("WORKATO_API_TOKEN", TOKEN)
+    # The bound shortened from an hour; the pool and the run holding it are real.
+    monkeypatch.setattr(runs, "wait_for_warehouse", functools.partial(
+        runs.wait_for_warehouse, timeout_seconds=0.3, poll_seconds=0.05))  # fmt: skip
+
+    @dg.job
+    def writer() -> None:
+        pass
+
+    instance = dg.DagsterInstance.get()
+    instance.event_log_storage.set_concurrency_slots(runs.POOL, 1)
+    live = instance.create_run_for_job(
+        writer, tags=runs.owner_tags(), status=dg.DagsterRunStatus.STARTED
+    )
+    instance.event_log_storage.claim_concurrency_slot(runs.POOL, live.run_id, "workato_raw")
+
+    assert main(["sync"]) == 1
+    assert f"still in use by run {live.run_id}" in capsys.readouterr().err
+    path = WarehouseResource().path
+    (waiting,) = pending_rows(path)
+    assert waiting["action"] == "sync_failed" and waiting["workspace"] == "ACME"
+    assert waiting["run_id"] is None and "@" in waiting["actor"], "no run: the user@host"
+    assert waiting["detail"]["error"] == "PoolBusyError"
+    assert live.run_id in waiting["detail"]["message"]
+
+    instance.delete_run(live.run_id)  # the other run is gone: its slot is freed
+    assert main(["sync"]) == 0
+    rows = audit_rows(WarehouseResource())
+    assert actions(rows) == ["sync_failed", "config_recorded", "sync_started", "sync_finished"]
+    assert rows[0]["event_id"] == waiting["event_id"] and pending_rows(path) == []
+    assert TOKEN not in text_of(rows)
+    instance.dispose()
+
+
+@pytest.mark.parametrize("failure", ["resources", "asset"])
+def test_a_failed_cli_sync_leaves_one_sync_failed_row(project, monkeypatch, capsys, failure):
+    """Resources that cannot be initialised (the DuckDB file is not a database) fail the run
+    before the sync asset's body: the command line records it, in the pending file since the
+    warehouse cannot be written. A failure the sync asset recorded is not recorded again."""
+    import dagster as dg
+
+    from archy_pipeline.assets.audit import FAILURE_RECORDED_TAG
+    from archy_pipeline.cli import main
+
+    path = WarehouseResource().path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if failure == "resources":
+        monkeypatch.setenv("WORKATO_API_TOKEN", TOKEN)
+        path.write_bytes(b"not a DuckDB database " * 300)
+    else:
+        monkeypatch.setenv("WORKATO_API_TOKEN", "wrkaus-WRONG-TOKEN-0b1c2d3e4f5a6b7c8d9e")
+
+    assert main(["sync"]) == 1
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("sync of")]
+    instance = dg.DagsterInstance.get()
+    (run,) = [r.dagster_run for r in instance.get_run_records()]
+    if failure == "resources":
+        assert "is not a valid DuckDB database file" in line
+        (waiting,) = pending_rows(path)
+        assert waiting["action"] == "sync_failed" and waiting["run_id"] == run.run_id
+        assert waiting["detail"]["error"] == "IOException"
+        assert waiting["detail"]["requests_total"] == 0
+        assert run.tags[FAILURE_RECORDED_TAG] == "pending"
+
+        path.unlink()  # repaired: the next sync takes the waiting row in first
+        assert main(["sync"]) == 0
+        rows = audit_rows(WarehouseResource())
+        assert actions(rows) == ["sync_failed", "config_recorded", "sync_started", "sync_finished"]
+        assert rows[0]["run_id"] == run.run_id and pending_rows(path) == []
+    else:
+        rows = audit_rows(WarehouseResource())
+        assert actions(rows) == ["config_recorded", "sync_started", "sync_failed"]
+        assert rows[2]["detail"]["requests_total"] >= 1, "the sync's own row, with its figures"
+        assert run.tags[FAILURE_RECORDED_TAG] == "written"
+    assert TOKEN not in text_of(rows)
+    instance.dispose()
+
+
+def test_the_audit_sensor_records_a_launched_sync_that_failed_before_it_began(
+    simulator, tmp_path, monkeypatch
+):
+    import dagster as dg
+
+    from archy_pipeline.constants import WORKSPACES
+    from archy_pipeline.definitions import defs
+    from archy_pipeline.resources.settings import ArchySettingsResource
+    from archy_pipeline.runs import owner_tags
+    from archy_pipeline.sensors.audit import sync_failure_audit_sensor
+
+    sim = simulator(workspace_with_recipes(3), rate_limits=None)
+    config = tmp_path / "archy.yaml"
+    config.write_text(f"workspaces:\n  - name: ACME\n    base_url: {sim.base_url}\n")
+    monkeypatch.setenv("ARCHY_CONFIG", str(config))
+    monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
+    path = tmp_path / "data" / "warehouse.duckdb"
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(path))
+    path.parent.mkdir()
+    path.write_bytes(b"not a DuckDB database " * 300)
+    resources = {"warehouse": WarehouseResource(), "workato": WorkatoResource(),
+                 "settings": ArchySettingsResource()}  # fmt: skip
+
+    def evaluate(instance: dg.DagsterInstance, run_id: str) -> str:
+        (record,) = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        with dg.build_run_status_sensor_context(
+            sensor_name="sync_failure_audit_sensor",
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run_id),
+            dagster_event=record.dagster_event,
+            resources=resources,
+        ) as context:
+            return sync_failure_audit_sensor(context.for_run_failure()).skip_message
+
+    def launched(instance: dg.DagsterInstance, **kwargs: Any) -> str:
+        result = defs.resolve_job_def("sync_job").execute_in_process(
+            instance=instance, partition_key="ACME", raise_on_error=False, **kwargs
+        )
+        assert not result.success
+        return result.run_id
+
+    assert sync_failure_audit_sensor.name in {sensor.name for sensor in defs.sensors}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(WORKSPACES.name, ["ACME"])
+        first = launched(instance)
+        assert "sync_failed row waits in" in evaluate(instance, first)
+        (waiting,) = pending_rows(path)
+        assert waiting["run_id"] == first and waiting["detail"]["error"] == "IOException"
+        assert "its sync recorded" in evaluate(instance, first), "a second tick adds nothing"
+        cli = launched(instance, tags=owner_tags())  # the command line records its own
+        assert "the command line that ran it records it" in evaluate(instance, cli)
+        assert len(pending_rows(path)) == 1
+
+        path.unlink()
+        monkeypatch.setenv("WORKATO_API_TOKEN", "wrkaus-WRONG-TOKEN-0b1c2d3e4f5a6b7c8d9e")
+        second = launched(instance)  # the sync asset records this one itself
+        assert "its sync recorded" in evaluate(instance, second)
+
+    rows = audit_rows(WarehouseResource())
+    failed = [row for row in rows if row["action"] == "sync_failed"]
+    assert [row["run_id"] for row in failed] == [first, second]
+    assert failed[1]["detail"]["requests_total"] >= 1, "the sync's own row, with its figures"
+    assert sim.token not in text_of(rows)
 
 
 @pytest.fixture

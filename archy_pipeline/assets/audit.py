@@ -1,5 +1,12 @@
-"""What a sync run writes to archy.audit_log: started (with any change to archy.yaml), then
-finished or failed, and the deletions it held or applied (:mod:`archy_pipeline.audit`)."""
+"""What a sync writes to archy.audit_log: started (with any change to archy.yaml), then
+finished or failed, and the deletions it held or applied (:mod:`archy_pipeline.audit`).
+
+The sync asset records its own failure, with what it gathered. A sync that fails before the
+asset's body runs (its resources could not be initialised, or the command line gave up waiting
+for the warehouse) is recorded from outside: by the command line for the runs it executes, and
+by ``sync_failure_audit_sensor`` for the runs Dagster launched. A run whose row is in (or waits
+in the pending file) carries :data:`FAILURE_RECORDED_TAG`, so none is recorded twice.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +18,23 @@ from typing import Any
 from archy_pipeline.audit import (
     AuditEvent,
     config_events,
+    enqueue,
     last_fingerprint,
     mask,
     record,
     record_config,
+    record_or_queue,
     run_actor,
 )
+from archy_pipeline.warehouse import WarehouseLockedError
 
 #: Sync issue kinds that mean deletions were held back.
 HELD_KINDS = ("deletion_held", "mass_deletion_refused")
 #: The sync issue kind of held deletions applied (accepted, or their grace period over).
 APPLIED_KIND = "held_deletions_applied"
+#: The run tag of a sync run whose ``sync_failed`` row is written ("written") or waits in the
+#: pending file ("pending").
+FAILURE_RECORDED_TAG = "archy/sync_failed_recorded"
 
 
 def _pending(warehouse: Any) -> Path:
@@ -64,18 +77,41 @@ class SyncAudit:
         events += _deletion_events(issues, accept_deletions, self.who)
         self._write(events)
 
-    def failed(self, error: BaseException, figures: dict[str, Any], secrets: Iterable[Any]) -> bool:
+    def failed(
+        self, error: BaseException, figures: dict[str, Any], secrets: Iterable[Any]
+    ) -> str | None:
         """``sync_failed`` with the error (secrets masked) and what the sync gathered; never
-        raises (the sync's own error is what the run reports). True when written."""
-        lines = str(error).strip().splitlines()
-        message = mask(lines[0] if lines else "", [s for s in secrets if isinstance(s, str)])
-        detail = {**_figures(figures), "error": type(error).__name__, "message": message[:500]}
+        raises (the sync's own error is what the run reports). "written", "pending" (the
+        warehouse could not be written: the row waits in the pending file), or None (lost)."""
+        event = failed_event(type(error).__name__, str(error), secrets, figures, **self.who)
+        busy = isinstance(error, WarehouseLockedError)  # held by another process: no 2nd wait
         try:
-            self._write([AuditEvent("sync_failed", subject=self.who["workspace"], detail=detail,
-                                    **self.who)])  # fmt: skip
+            return record_failed_sync(self.warehouse, event, busy)
         except Exception:
-            return False
-        return True
+            return None
+
+
+def failed_event(
+    error: str, message: str, secrets: Iterable[Any], figures: dict[str, Any] | None = None,
+    **who: Any,
+) -> AuditEvent:  # fmt: skip
+    """A ``sync_failed`` row: the error's class and the first line of its message (secrets
+    masked), and the figures the sync gathered (none when it never started)."""
+    lines = message.strip().splitlines()
+    first = mask(lines[0] if lines else "", [s for s in secrets if isinstance(s, str)])
+    detail = {**_figures(figures or {}), "error": error, "message": first[:500]}
+    return AuditEvent("sync_failed", subject=who.get("workspace"), detail=detail, **who)
+
+
+def record_failed_sync(warehouse: Any, event: AuditEvent, busy: bool = False) -> str:
+    """Record a sync's failure: "written" or "pending" (the row waits in the pending file; at
+    once when ``busy``, the warehouse known to be in use by another process). Raises only
+    when the row could not be queued either."""
+    pending = _pending(warehouse)
+    if busy:
+        enqueue([event], pending)
+        return "pending"
+    return "pending" if record_or_queue(warehouse, [event], pending) else "written"
 
 
 def _figures(figures: dict[str, Any]) -> dict[str, Any]:
@@ -103,3 +139,35 @@ def _deletion_events(
         detail = {"kind": issue.kind, "message": issue.message}
         events.append(AuditEvent(action, subject=issue.subject, detail=detail, **who))
     return events
+
+
+def sync_secrets(workato: Any, settings: Any, warehouse: Any, workspace: str | None) -> list[Any]:
+    """What a failure message must not show: the workspace's token (whichever setting gives
+    it) and the PostgreSQL DSN."""
+    secrets = [workato.api_token, warehouse.dsn]
+    try:
+        target = workato.target(settings.load().workspace(workspace), settings.environment())
+        secrets.append(target.token.get_secret_value())
+    except Exception:  # no token to find: nothing to mask
+        pass
+    return secrets
+
+
+def record_failed_run(
+    instance: Any, run_id: str, warehouse: Any, secrets: Iterable[Any]
+) -> str | None:
+    """The ``sync_failed`` row of failed sync run ``run_id``, unless it has one (the sync
+    asset recorded its own failure): the reason from the run's event log, no figures (the
+    sync never started). "written" or "pending", or None when the run had its row; raises
+    only when the row could not be queued either."""
+    from archy_pipeline.run_failures import run_failure_reason
+
+    run = instance.get_run_by_id(run_id)
+    if run is None or run.tags.get(FAILURE_RECORDED_TAG):
+        return None
+    error, message = run_failure_reason(instance, run_id)
+    who = {"actor": run_actor(run_id), "run_id": run_id,
+           "workspace": run.tags.get("dagster/partition")}  # fmt: skip
+    outcome = record_failed_sync(warehouse, failed_event(error, message, secrets, **who))
+    instance.add_run_tags(run_id, {FAILURE_RECORDED_TAG: outcome})
+    return outcome

@@ -14,7 +14,7 @@ import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from archy_pipeline.assets.audit import SyncAudit
+from archy_pipeline.assets.audit import FAILURE_RECORDED_TAG, SyncAudit
 from archy_pipeline.constants import (
     DAILY_FRESHNESS,
     EXTRACT_GROUP,
@@ -155,11 +155,21 @@ def workato_raw_tables(
         results = _extract(context, dlt, workato, warehouse, settings, config, archy, figures)
     except BaseException as error:
         secrets = [workato.api_token, warehouse.dsn, _token(workato, settings, context)]
-        if not trail.failed(error, figures, secrets):
+        recorded = trail.failed(error, figures, secrets)
+        if recorded is None:
             context.log.warning("the sync_failed row could not be written to archy.audit_log")
+        else:  # so that nothing records this failure again (assets/audit.py)
+            _tag_run(context, {FAILURE_RECORDED_TAG: recorded})
         raise
     trail.finished(figures, config.accept_deletions)
     yield from results
+
+
+def _tag_run(context: dg.AssetExecutionContext, tags: dict[str, str]) -> None:
+    try:
+        context.instance.add_run_tags(context.run.run_id, tags)
+    except Exception as error:  # the sync's own error is what the run reports
+        context.log.warning(f"run tags {sorted(tags)} not added: {type(error).__name__}")
 
 
 def _token(

@@ -16,19 +16,12 @@ if TYPE_CHECKING:
 from archy_pipeline.cli.common import load_validated
 
 
-def _root_cause(error: Any) -> str:
-    """The innermost message of a Dagster step failure: the reason, not the wrapping."""
-    messages = []
-    while error is not None:
-        lines = [line for line in error.message.strip().splitlines() if line.strip()]
-        first = lines[0] if lines else ""
-        _, found, rest = first.partition(f"{error.cls_name}: ")
-        messages.append((error.cls_name or "", rest if found else first))
-        error = error.cause or error.context
-    for cls_name, message in reversed(messages):
-        if cls_name.startswith(("Workato", "Config", "WarehouseLocked")):
-            return message
-    return messages[-1][1] if messages else "unknown error"
+def _root_cause(events: Any) -> str:
+    """Why a run failed, in one line: the reason, not its wrapping (run_failures.py)."""
+    from archy_pipeline.run_failures import failure_reason
+
+    found = failure_reason(events)
+    return found[1] if found else "the run failed"
 
 
 def _current_defs(defs: Any) -> Any:
@@ -95,10 +88,12 @@ def run_sync(
 
     from dagster import DagsterInstance
 
+    from archy_pipeline.cli.console import with_cli_console
+    from archy_pipeline.cli.failures import audit_failed_run, audit_unstarted_sync
     from archy_pipeline.cli.interrupts import InterruptWatch
     from archy_pipeline.definitions import defs
     from archy_pipeline.partitions import add_workspaces
-    from archy_pipeline.runs import fail_own_runs, owner_tags, wait_for_warehouse
+    from archy_pipeline.runs import PoolBusyError, fail_own_runs, owner_tags, wait_for_warehouse
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
@@ -116,7 +111,7 @@ def run_sync(
             if watch.interrupted:  # Dagster ended the run as failed; the user asked to stop
                 raise KeyboardInterrupt
 
-        job = defs.resolve_job_def("sync_job")
+        job = with_cli_console(defs.resolve_job_def("sync_job"))  # failures in one line
         run_config: dict[str, Any] = {
             "loggers": {"console": {"config": {"log_level": "INFO"}}},
             "ops": {
@@ -131,7 +126,11 @@ def run_sync(
         for name in names:
             kind = "full refresh" if full else "incremental"
             print(f"== Syncing workspace {name!r} ({kind})", flush=True)
-            wait_for_warehouse_pool()
+            try:
+                wait_for_warehouse_pool()
+            except PoolBusyError as error:
+                audit_unstarted_sync(name, error)
+                raise
             result = job.execute_in_process(
                 run_config=run_config,
                 instance=instance,
@@ -158,11 +157,9 @@ def run_sync(
                 for issue in issues.value if issues is not None else []:
                     print(f"   {issue['severity']}: {issue['message']}", flush=True)
                 continue
-            failure = next(
-                (e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None
-            )
-            reason = _root_cause(failure.event_specific_data.error) if failure else "the run failed"
-            print(f"sync of {name!r} failed: {reason}", file=sys.stderr, flush=True)
+            print(f"sync of {name!r} failed: {_root_cause(result.all_events)}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            audit_failed_run(instance, result.run_id, name)  # unless the sync recorded it
             failed.append(name)
         if len(failed) < len(names):
             defs = _current_defs(defs)
@@ -171,7 +168,8 @@ def run_sync(
                 return 1 if failed else 0
             print(f"== Rebuilding the archy tables (transform_job): {why}", flush=True)
             wait_for_warehouse_pool()
-            result = defs.resolve_job_def("transform_job").execute_in_process(
+            transform = with_cli_console(defs.resolve_job_def("transform_job"))
+            result = transform.execute_in_process(
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                 instance=instance,
                 tags=owner_tags(),
@@ -179,11 +177,8 @@ def run_sync(
             )
             stop_if_interrupted()
             if not result.success:
-                failure = next(
-                    (e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None
-                )
-                reason = _root_cause(failure.event_specific_data.error) if failure else "failed"
-                print(f"transform failed: {reason}", file=sys.stderr, flush=True)
+                print(f"transform failed: {_root_cause(result.all_events)}", file=sys.stderr,
+                      flush=True)  # fmt: skip
                 return 1
             events = [e.materialization for e in result.get_asset_materialization_events()]
             built = [
