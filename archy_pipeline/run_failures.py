@@ -64,5 +64,13 @@ def failure_reason(events: Iterable[dg.DagsterEvent]) -> tuple[str, str] | None:
 def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
     """Why run ``run_id`` failed, from the instance's event log."""
     records = instance.all_logs(run_id, of_type=set(FAILURE_EVENTS))
-    found = failure_reason(r.dagster_event for r in records if r.dagster_event is not None)
-    return found or ("", "the run failed")
+    events = [r.dagster_event for r in records if r.dagster_event is not None]
+    found = failure_reason(events)
+    if found:
+        return found
+    # A run marked failed from outside, with no error (its process died and a later sync
+    # reclaimed it, archy_pipeline.runs): the message it was marked with.
+    for event in events:
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
+            return "", event.message
+    return "", "the run failed"

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from workato_simulator import Fault
@@ -138,6 +139,14 @@ def test_a_sync_waits_for_a_live_one_and_takes_over_from_a_killed_one(simulator,
             ("transform_job", "SUCCESS"),
         ]
         assert instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots == []
+    # The killed sync never wrote its sync_failed row; the sync that reclaimed it did.
+    with duckdb.connect(env["ARCHY_DUCKDB_PATH"], read_only=True) as con:
+        failed = con.execute(
+            "select run_id, detail from archy.audit_log where action = 'sync_failed'"
+        ).fetchall()
+    killed_run = runs[0].run_id
+    assert [run_id for run_id, _ in failed] == [killed_run]
+    assert f"process {first.pid}, which is gone" in failed[0][1]
 
 
 @pytest.mark.slow

@@ -93,15 +93,29 @@ def run_sync(
     from archy_pipeline.cli.interrupts import InterruptWatch
     from archy_pipeline.definitions import defs
     from archy_pipeline.partitions import add_workspaces
-    from archy_pipeline.runs import PoolBusyError, fail_own_runs, owner_tags, wait_for_warehouse
+    from archy_pipeline.runs import (
+        PoolBusyError,
+        fail_own_runs,
+        owner_tags,
+        reclaim_dead_runs,
+        wait_for_warehouse,
+    )
 
     home = os.environ.get("DAGSTER_HOME")
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     add_workspaces(instance, names)
 
     def wait_for_warehouse_pool() -> None:
-        # A sync killed earlier left its run holding the pool: free it, or this waits for ever.
-        wait_for_warehouse(instance, say=lambda line: print(f"   {line}", flush=True))
+        def say(line: str) -> None:
+            print(f"   {line}", flush=True)
+
+        # A sync killed earlier left its run holding the pool: mark it failed and free its
+        # slot (or this waits for ever), and give it the sync_failed row it never wrote.
+        for run_id in reclaim_dead_runs(instance, say):
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.job_name == "sync_job":
+                audit_failed_run(instance, run_id, run.tags.get("dagster/partition", ""))
+        wait_for_warehouse(instance, say=say)
 
     # Ctrl+C or SIGTERM ends the command even where Dagster does not act on it (a step
     # waiting for the pool: archy_pipeline.cli.interrupts); once one arrived, no run starts.
