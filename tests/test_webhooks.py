@@ -244,6 +244,20 @@ def test_a_body_over_256_kb_is_413_and_not_stored(receiver):
     assert request(receiver, body=event()).status == 202, "the receiver still serves"
 
 
+@pytest.mark.parametrize("levels", [900, 100_000])
+def test_a_body_nested_too_deep_for_json_is_400_and_the_receiver_keeps_serving(receiver, levels):
+    """An event is a flat object; a value nested 100,000 levels (200 KB, under the size
+    limit) would take Python's JSON decoder past its recursion limit. 900 levels decode,
+    but an event is never nested like that either: both are refused, nothing is stored."""
+    raw = json.dumps(event("evt-deep"))[:-1] + ', "extra": ' + "[" * levels + "]" * levels + "}"
+    assert len(raw) < MAX_BODY_BYTES
+    answer = request(receiver, body=raw.encode())
+    assert answer.status == 400
+    assert "nested" in answer.json["error"]
+    assert stored(receiver) == []
+    assert request(receiver, body=event("evt-2")).status == 202, "the receiver still serves"
+
+
 def test_a_body_just_under_the_limit_is_accepted(receiver):
     body = event(padding="")
     body["padding"] = "x" * (MAX_BODY_BYTES - len(json.dumps(body)))

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from archy_pipeline.webhooks.events import PayloadError, UnknownWorkspaceError, validate_event
 from archy_pipeline.webhooks.inbox import DEFAULT_INBOX_PATH, Inbox
+from archy_pipeline.workato import json_tree
 
 # The package's logger, as before the package was split: log settings name
 # archy_pipeline.webhooks.
@@ -44,6 +45,9 @@ DEFAULT_PORT = 8787
 
 #: Larger bodies are refused with 413 before they are read.
 MAX_BODY_BYTES = 256 * 1024
+#: Deepest nesting an event body may have (an event is a flat object with small values): a
+#: deeper one is refused before it is stored or read again by the sensor.
+MAX_BODY_DEPTH = 32
 #: A shorter secret is refused when the receiver starts (it would be guessable).
 MIN_SECRET_LENGTH = 16
 SIGNATURE_HEADER = "X-Archy-Signature"
@@ -208,9 +212,14 @@ class WebhookReceiver:
                 )
             }
         try:
-            payload = json.loads(body)
+            payload = json_tree.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             return 400, {"error": f"the body is not valid JSON: {error}", "field": None}
+        if json_tree.depth(payload) > MAX_BODY_DEPTH:
+            return 400, {
+                "error": f"the body is nested deeper than {MAX_BODY_DEPTH} levels",
+                "field": None,
+            }
         try:
             validate_event(payload, self.workspaces)
         except UnknownWorkspaceError as error:
