@@ -115,21 +115,9 @@ MEASURE = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only")
-def test_a_whole_sync_with_a_50_mb_code_string_stays_under_the_memory_bound(
-    tmp_path: Path,
-) -> None:
-    ws = Workspace(name="ACME")
-    project = ws.add_project("Sales")
-    small = [
-        ws.add_recipe(f"Small {i}", simple_code("salesforce", "slack"), folder_id=project.folder_id)
-        for i in range(3)
-    ]
-    big = ws.add_recipe("Big", simple_code("salesforce", "slack"), folder_id=project.folder_id)
-    code = simple_code("salesforce", "slack")
-    code["block"][0]["input"] = {"message": "x" * CODE_CHARS}
-    big.raw_code = json.dumps(code)
-    del code
+def _whole_sync(tmp_path: Path, ws: Workspace) -> tuple[float, Path]:
+    """``archy-pipeline sync --full`` of ``ws`` in a child process: its peak RSS (MB) and the
+    warehouse it wrote."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home / "dagster.yaml")
@@ -157,7 +145,25 @@ def test_a_whole_sync_with_a_50_mb_code_string_stays_under_the_memory_bound(
     assert done.returncode == 0, done.stderr[-3000:]
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     assert measured["returncode"] == 0, measured["output"][-3000:]
-    peak = measured["peak_rss_mb"]
+    return measured["peak_rss_mb"], warehouse
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only")
+def test_a_whole_sync_with_a_50_mb_code_string_stays_under_the_memory_bound(
+    tmp_path: Path,
+) -> None:
+    ws = Workspace(name="ACME")
+    project = ws.add_project("Sales")
+    small = [
+        ws.add_recipe(f"Small {i}", simple_code("salesforce", "slack"), folder_id=project.folder_id)
+        for i in range(3)
+    ]
+    big = ws.add_recipe("Big", simple_code("salesforce", "slack"), folder_id=project.folder_id)
+    code = simple_code("salesforce", "slack")
+    code["block"][0]["input"] = {"message": "x" * CODE_CHARS}
+    big.raw_code = json.dumps(code)
+    del code
+    peak, warehouse = _whole_sync(tmp_path, ws)
     report_figure(f"sync --full with a 50 MB code string: peak RSS {peak:.0f} MB")
 
     import duckdb
@@ -180,3 +186,40 @@ def test_a_whole_sync_with_a_50_mb_code_string_stays_under_the_memory_bound(
     assert big.id in integrations
     assert (warehouse.parent / "report" / "index.html").exists()
     assert peak < CLI_PEAK_RSS_BOUND_MB, f"peak RSS {peak:.0f} MB"
+
+
+#: Far above what a whole sync with a 10,000-step recipe takes (measured below), far below
+#: "gigabytes".
+STEPS_PEAK_RSS_BOUND_MB = 1000
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only")
+def test_a_whole_sync_with_a_10000_step_recipe_stays_under_the_memory_bound(
+    tmp_path: Path,
+) -> None:
+    ws = Workspace(name="ACME")
+    project = ws.add_project("Sales")
+    small = ws.add_recipe("Small", simple_code("salesforce", "slack"), folder_id=project.folder_id)
+    code = simple_code("salesforce", "slack")
+    action = code["block"][0]
+    code["block"] = [{**action, "number": i + 1, "as": f"step_{i}"} for i in range(10_000)]
+    big = ws.add_recipe("Long", code, folder_id=project.folder_id)
+    peak, warehouse = _whole_sync(tmp_path, ws)
+    report_figure(f"sync --full with a 10,000-step recipe: peak RSS {peak:.0f} MB")
+
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        steps = dict(
+            con.execute(
+                "select recipe_id, count(*) from workato_raw.recipe_steps group by 1"
+            ).fetchall()
+        )
+        errors = con.execute("select count(*) from workato_raw.recipe_errors").fetchone()[0]
+        integrations = {
+            i for (i,) in con.execute("select recipe_id from archy.integrations").fetchall()
+        }
+    assert steps == {small.id: 2, big.id: 10_001} and errors == 0  # the trigger, then actions
+    assert {small.id, big.id} <= integrations
+    assert (warehouse.parent / "report" / "index.html").exists()
+    assert peak < STEPS_PEAK_RSS_BOUND_MB, f"peak RSS {peak:.0f} MB"

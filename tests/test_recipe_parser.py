@@ -1390,3 +1390,21 @@ def test_module_imports_neither_dagster_nor_dlt() -> None:
         cwd=Path(__file__).resolve().parents[1],
     )
     assert out.stdout.strip() == "False False"
+
+
+def test_a_step_number_given_twice_numbers_every_step_in_pre_order():
+    """recipe_steps is keyed by step number: repeated numbers must not merge steps."""
+    code = {
+        "number": 0, "keyword": "trigger", "provider": "salesforce", "name": "new_object",
+        "block": [
+            {"number": 1, "keyword": "action", "provider": "slack", "name": "post_message"},
+            {"number": 1, "keyword": "if", "block": [
+                {"number": 2, "keyword": "action", "provider": "jira", "name": "create_issue"},
+            ]},
+        ],
+    }  # fmt: skip
+    parsed = parse_recipe({"id": 1, "code": code, "config": []})
+    assert [(s.number, s.parent_number, s.keyword) for s in parsed.steps] == [
+        (0, None, "trigger"), (1, 0, "action"), (2, 0, "if"), (3, 2, "action"),
+    ]  # fmt: skip
+    assert any("step number 1 is given twice" in w for w in parsed.warnings)

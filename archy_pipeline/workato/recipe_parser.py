@@ -277,6 +277,25 @@ def _opt_str(block: Mapping[str, Any], key: str, number: int, warnings: _Warning
     return None
 
 
+def _repeated_number(root: Mapping[str, Any]) -> int | None:
+    """A step number given to two blocks of the tree, or None (without recursion)."""
+    seen: set[int] = set()
+    stack: list[Any] = [root]
+    while stack:
+        block = stack.pop()
+        if not isinstance(block, Mapping):
+            continue  # the walk that builds the steps says what is wrong with it
+        given = block.get("number")
+        if _is_int(given):
+            if given in seen:
+                return given
+            seen.add(given)
+        children = block.get("block")
+        if isinstance(children, (list, tuple)):
+            stack.extend(children)
+    return None
+
+
 def _children(block: Mapping[str, Any], where: str) -> list[Mapping[str, Any]]:
     children = block.get("block")
     if children is None:
@@ -352,9 +371,14 @@ def parse_code(
         (root, None, 0, False, False)
     ]
     index = 0
+    # Steps are keyed by their number (recipe_steps' primary key): a number given twice would
+    # merge two steps into one row, so then every step is numbered in pre-order instead.
+    repeated = _repeated_number(root)
+    if repeated is not None:
+        warnings.add(f"step number {repeated} is given twice; steps numbered in pre-order")
     while stack:
         block, parent, depth, protected, in_catch = stack.pop()
-        given = block.get("number")
+        given = block.get("number") if repeated is None else None
         if _is_int(given):
             number = given
             if given != index:
