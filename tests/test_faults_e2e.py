@@ -14,12 +14,12 @@ has one of two outcomes, asserted:
   before (the DuckDB snapshot byte for byte; on PostgreSQL every archy table's rows) and no
   row is newly marked deleted.
 
+Either way the next clean sync starts (a killed run's slot and status are reclaimed),
+exits 0 and converges: every recipe the simulator serves, once, and no duplicate keys.
+
 Every fault runs with DuckDB as the warehouse; the key ones (transient faults recovering, a
 token revoked mid-sync, the sync SIGKILLed mid-load) also with PostgreSQL, each test in a
 database of its own made from the template's.
-
-Either way the next clean sync starts (a killed run's slot and status are reclaimed),
-exits 0 and converges: every recipe the simulator serves, once, and no duplicate keys.
 
 The child processes load ``tests/fault_hooks`` (its sitecustomize.py): it shortens the
 client's timeout and backoff, which the command line leaves at 30 s and 1 s, and can pause
@@ -52,8 +52,13 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from workato_simulator import WorkatoSimulator
 
-from tests.conftest import POSTGRES_ADMIN_DSN
-from tests.support import ISOLATED_ENV_VARS, TIME_SCALE, simple_code, workspace_with_recipes
+from tests.support import (
+    ISOLATED_ENV_VARS,
+    POSTGRES_ADMIN_DSN,
+    TIME_SCALE,
+    simple_code,
+    workspace_with_recipes,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = Path(__file__).resolve().parent / "fault_hooks"
