@@ -112,9 +112,9 @@ class Project:
             WORKATO_API_TOKEN=token,
         )
         if self.dsn:
-            # dlt's working folder (default ~/.dlt) goes with the project, as it does beside
-            # the DuckDB file: a killed load's package is resumed from there.
-            settings.update(ARCHY_POSTGRES_DSN=self.dsn, DLT_DATA_DIR=str(self.path / "dlt"))
+            # dlt's working folder is then data/.dlt_pipelines/postgres-<database digest>: a
+            # killed load's package is resumed from there by the next run into that database.
+            settings["ARCHY_POSTGRES_DSN"] = self.dsn
         return settings
 
     @contextmanager
