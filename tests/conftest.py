@@ -11,6 +11,7 @@ from workato_simulator import WorkatoSimulator, Workspace
 
 from tests.support import (
     ISOLATED_ENV_VARS,
+    POSTGRES_ADMIN_DSN,
     TIME_SCALE,
     LoopbackSmtpController,
     SmtpInbox,
@@ -139,10 +140,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("archy-pipeline figures")
         for line in sorted(FIGURES):
             terminalreporter.write_line(line)
-
-
-#: The local PostgreSQL every machine of this project runs (trust authentication).
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture

@@ -321,6 +321,9 @@ def rows(warehouse: Any, sql: str) -> list[tuple]:
 #: Settings a developer's shell may hold; no test (nor session fixture) sees them.
 ISOLATED_ENV_VARS = SETTING_VARIABLES
 
+#: The local PostgreSQL every machine of this project runs (trust authentication).
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
 
 @dataclass
 class SyncedWarehouse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg2
 import pytest
 from dagster_dlt import DagsterDltResource
@@ -70,3 +72,22 @@ def test_the_dsn_password_never_shows(tmp_path):
     assert "s3cr3t-pw" not in repr(warehouse)
     assert "s3cr3t-pw" not in warehouse.describe()
     assert warehouse.describe() == "PostgreSQL at db.internal:5432/archy"
+
+
+def test_dlt_keeps_its_state_in_the_data_folder_one_folder_per_postgres_database(
+    tmp_path, monkeypatch
+):
+    """A killed load's package is finished by the next run of the same pipeline: with dlt's
+    default (~/.dlt) two databases synced from one machine would share it."""
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "data" / "warehouse.duckdb"))
+
+    def folder(dsn: str) -> Path:
+        pipeline = WarehouseResource(postgres_dsn=dsn).dlt_pipeline("archy_acme", "workato_raw")
+        return Path(pipeline.pipelines_dir)
+
+    prod = folder("postgresql://archy:s3cr3t-pw@db.internal:5432/prod")
+    assert prod.parent == tmp_path / "data" / ".dlt_pipelines"
+    assert prod.name.startswith("postgres-") and "s3cr3t" not in str(prod)
+    assert folder("postgresql://other:pw@db.internal/prod") == prod, "the same database"
+    assert folder("postgresql://archy:s3cr3t-pw@db.internal:5432/staging") != prod
+    assert folder("postgresql://archy:s3cr3t-pw@db2.internal:5432/prod") != prod

@@ -1,5 +1,6 @@
 """Retention: the daily job removes only what is older than archy.yaml ``retention:`` keeps,
-says how much, and deletes finished Dagster runs older than the bound, never a run in progress."""
+says how much, and deletes finished Dagster runs older than the bound, never a run in progress.
+The warehouse tests run on DuckDB and on the local PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import dagster as dg
 import pytest
 
 from archy_pipeline.resources.settings import ArchySettingsResource
+from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.sensors.retention import RUN_RECORDS, delete_old_runs, retention_job
 from archy_pipeline.settings import parse_settings
-from tests.support import rows
+from tests.support import acme, rows, run_pipeline
 
 NOW = datetime.now(timezone.utc)
 
@@ -21,47 +23,69 @@ def _ago(days: float) -> datetime:
     return NOW - timedelta(days=days)
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path) -> WarehouseResource:
+    """A synced and built ACME warehouse: a copy of the session's DuckDB file, or the ACME
+    workspace synced and built into a PostgreSQL database of the test's own."""
+    if request.param == "duckdb":
+        return request.getfixturevalue("acme_warehouse").copy_to(tmp_path)
+    dsn = request.getfixturevalue("postgres_database")
+    warehouse = WarehouseResource(postgres_dsn=dsn, pipelines_dir=str(tmp_path / "dlt"))
+    workspace, _ = acme()
+    sim = request.getfixturevalue("simulator")(workspace, rate_limits=None)
+    assert run_pipeline(sim, warehouse).success
+    return warehouse
+
+
 def _seed_old_rows(warehouse) -> None:
-    """Rows on each side of the default bounds (730, 365, 180, 90 days)."""
-    with warehouse.connect() as con:
-        con.executemany(
+    """Rows on each side of the default bounds (730, 365, 180, 90 days), in one transaction."""
+    p = warehouse.placeholder
+    seeds = [
+        (
             "insert into archy.recipe_history (workspace, recipe_id, valid_from, valid_to, "
-            "ended_by, name) values ('old', ?, ?, ?, ?, ?)",
+            f"ended_by, name) values ('old', {p}, {p}, {p}, {p}, {p})",
             [
                 (1, _ago(900), _ago(800), "change", "closed 800 days ago"),
                 (1, _ago(800), _ago(700), "deleted", "closed 700 days ago"),
                 (2, _ago(2000), None, None, "open since 2000 days"),
             ],
-        )
-        con.executemany(
+        ),
+        (
             "insert into archy.integration_history (workspace, recipe_id, connection_id, "
-            "valid_from, valid_to, ended_by) values ('old', 1, 1, ?, ?, 'removed')",
+            f"valid_from, valid_to, ended_by) values ('old', 1, 1, {p}, {p}, 'removed')",
             [(_ago(1000), _ago(731))],
-        )
-        con.executemany(
+        ),
+        (
             "insert into archy.change_events (event_id, workspace, detected_at, type) "
-            "values (?, 'old', ?, 'new_recipe')",
+            f"values ({p}, 'old', {p}, 'new_recipe')",
             [("e-400", _ago(400)), ("e-300", _ago(300))],
-        )
-        con.executemany(
+        ),
+        (
             "insert into archy.insights (insight_id, workspace, status, last_seen_at) "
-            "values (?, 'old', ?, ?)",
-            [("resolved-200", "resolved", _ago(200)), ("open-200", "open", _ago(200)),
-             ("resolved-100", "resolved", _ago(100))],
-        )  # fmt: skip
-        con.executemany(
+            f"values ({p}, 'old', {p}, {p})",
+            [
+                ("resolved-200", "resolved", _ago(200)),
+                ("open-200", "open", _ago(200)),
+                ("resolved-100", "resolved", _ago(100)),
+            ],
+        ),
+        (
             "insert into workato_raw.sync_issues (workspace, synced_at, kind, _dlt_load_id, "
-            "_dlt_id) values ('old', ?, 'not_running', 'x', ?)",
-            [(_ago(100).replace(tzinfo=None), "i-100"), (_ago(10).replace(tzinfo=None), "i-10")],
-        )
+            f"_dlt_id) values ('old', {p}, 'not_running', 'x', {p})",
+            [(_ago(100), "i-100"), (_ago(10), "i-10")],
+        ),
+    ]
+    with warehouse.backend.transaction() as writes:
+        for sql, values in seeds:
+            for row in values:
+                writes.execute(sql, list(row))
 
 
 def _count(warehouse, table: str) -> int:
     return rows(warehouse, f"select count(*) from {table} where workspace = 'old'")[0][0]
 
 
-def test_retention_removes_only_what_is_older_than_the_bounds_and_says_so(acme_warehouse, tmp_path):
-    warehouse = acme_warehouse.copy_to(tmp_path)
+def test_retention_removes_only_what_is_older_than_the_bounds_and_says_so(warehouse):
     _seed_old_rows(warehouse)
     (history_before,) = rows(warehouse, "select count(*) from archy.recipe_history")[0]
 
@@ -104,8 +128,7 @@ def test_retention_removes_only_what_is_older_than_the_bounds_and_says_so(acme_w
     assert _count(warehouse, "workato_raw.sync_issues") == 1
 
 
-def test_shorter_retention_settings_remove_more(acme_warehouse, tmp_path, monkeypatch):
-    warehouse = acme_warehouse.copy_to(tmp_path)
+def test_shorter_retention_settings_remove_more(warehouse, tmp_path):
     _seed_old_rows(warehouse)
     config = tmp_path / "archy.yaml"
     config.write_text("retention:\n  change_events_days: 200\n  sync_issues_days: 5\n")

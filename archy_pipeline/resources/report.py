@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from archy_pipeline.resources.warehouse import DEFAULT_DUCKDB_PATH, WarehouseResource
+from archy_pipeline.resources.warehouse import WarehouseResource
 from archy_pipeline.resources.workato import WorkatoResource
 from archy_pipeline.settings import ConfigError, WorkspaceSettings, read_environment
 from archy_pipeline.settings.variables import REPORT_DIR_ENV_VAR, EnvironmentVariables
@@ -40,9 +40,9 @@ class ReportResource(dg.ConfigurableResource):
         chosen = self.report_dir or read_environment().report_dir
         if chosen:
             return Path(chosen)
-        if warehouse.kind == "duckdb":
-            return warehouse.path.parent / "report"
-        return Path(DEFAULT_DUCKDB_PATH).parent / "report"
+        # Beside the DuckDB file's folder (ARCHY_DUCKDB_PATH) even on PostgreSQL, where that
+        # folder also holds the stored credentials and the audit rows waiting to be written.
+        return warehouse.path.parent / "report"
 
     def workato_urls(
         self,

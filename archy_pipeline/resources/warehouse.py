@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -59,8 +60,8 @@ class WarehouseResource(dg.ConfigurableResource):
     )
     pipelines_dir: str | None = Field(
         default=None,
-        description="Where dlt keeps its local working state (default: next to the DuckDB "
-        "file, or dlt's own default for PostgreSQL).",
+        description="Where dlt keeps its local working state (default: .dlt_pipelines next "
+        "to the DuckDB file; with PostgreSQL, a folder per database in it).",
     )
 
     @property
@@ -160,8 +161,16 @@ class WarehouseResource(dg.ConfigurableResource):
     def dlt_pipeline(self, pipeline_name: str, dataset_name: str) -> dlt.Pipeline:
         """A dlt pipeline writing ``dataset_name`` into this warehouse."""
         pipelines_dir = self.pipelines_dir
-        if pipelines_dir is None and not self.dsn:
-            pipelines_dir = str(self.path.parent / ".dlt_pipelines")
+        if pipelines_dir is None:
+            folder = self.path.parent / ".dlt_pipelines"
+            if self.dsn:
+                # One folder per PostgreSQL database (named without credentials): the load
+                # package a killed sync leaves is finished by the next run of this pipeline,
+                # and must go to the database it was meant for, not to another one this
+                # machine syncs into (dlt's own default, ~/.dlt, is one folder for all).
+                where = self.backend.describe().encode()
+                folder = folder / f"postgres-{hashlib.sha256(where).hexdigest()[:12]}"
+            pipelines_dir = str(folder)
         # dlt's normalizer holds up to this many rows per table before writing them to a file
         # (dlt's default is 5,000): the recipes table's rows carry each recipe's code.
         dlt.config["normalize.data_writer.buffer_max_items"] = NORMALIZE_BUFFER_ROWS

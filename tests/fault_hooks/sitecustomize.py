@@ -9,7 +9,9 @@ Each hook is off unless its variable is set:
   change: the number of attempts and what each answer becomes are the product's.
 * ``ARCHY_FAULT_PAUSE_IN_LOAD=N``: dlt's load into the final ``workato_raw`` tables stops before
   its N-th statement that copies the staging tables into them (1: before the first; a larger
-  N than there are statements stops before the last); the process prints
+  N than there are statements stops before the last), on DuckDB or PostgreSQL (dlt's
+  ``DuckDbSqlClient`` or ``Psycopg2SqlClient``: each table's merge is one statement, in a
+  transaction of its own); the process prints
   ``archy-fault: paused in the load`` on stderr and sleeps until it is killed.
 * ``ARCHY_FAULT_SQL_LOG``: a file each such statement is appended to (to see the load's steps).
 * ``ARCHY_FAULT_SKIP_POOL_WAIT=1``: the command line's wait for the warehouse pool
@@ -47,25 +49,32 @@ def _install() -> None:
     sql_log = os.environ.get("ARCHY_FAULT_SQL_LOG")
     if pause_at or sql_log:
         from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+        from dlt.destinations.impl.postgres.sql_client import Psycopg2SqlClient
 
-        original_query = DuckDbSqlClient.execute_query
-        seen = [0]
+        seen = [0]  # copies seen, whichever warehouse the sync writes
+        for client in (DuckDbSqlClient, Psycopg2SqlClient):
+            client.execute_query = _pausing(client.execute_query, seen, pause_at, sql_log)
 
-        def execute_query(self, query, *args, **kwargs):
-            text = str(query)
-            copies = "workato_raw_staging" in text and '"workato_raw".' in text
-            if sql_log and copies:
-                with open(sql_log, "a") as log:
-                    log.write(text.replace("\n", " ")[:400] + "\n")
-            if pause_at and copies:
-                seen[0] += 1
-                if seen[0] >= int(pause_at):
-                    sys.stderr.write("archy-fault: paused in the load\n")
-                    sys.stderr.flush()
-                    time.sleep(600)
-            return original_query(self, query, *args, **kwargs)
 
-        DuckDbSqlClient.execute_query = execute_query
+def _pausing(original_query, seen: list[int], pause_at: str | None, sql_log: str | None):
+    """``original_query`` (a dlt sql client's ``execute_query``), logging or pausing before the
+    statements that copy the staging tables into the final ones."""
+
+    def execute_query(self, query, *args, **kwargs):
+        text = str(query)
+        copies = "workato_raw_staging" in text and '"workato_raw".' in text
+        if sql_log and copies:
+            with open(sql_log, "a") as log:
+                log.write(text.replace("\n", " ")[:400] + "\n")
+        if pause_at and copies:
+            seen[0] += 1
+            if seen[0] >= int(pause_at):
+                sys.stderr.write("archy-fault: paused in the load\n")
+                sys.stderr.flush()
+                time.sleep(600)
+        return original_query(self, query, *args, **kwargs)
+
+    return execute_query
 
     if os.environ.get("ARCHY_FAULT_SKIP_POOL_WAIT"):
         from archy_pipeline import runs
