@@ -17,8 +17,10 @@ from tests.support import materialize_sync, simple_code
 pytestmark = pytest.mark.postgres
 
 
-def test_extraction_runs_into_postgres(simulator, postgres_database, tmp_path):
+def test_extraction_runs_into_postgres(simulator, postgres_database, tmp_path, monkeypatch):
     postgres_dsn = postgres_database
+    # The project's data folder (pending audit rows, dlt's state): this test's, not the repo's.
+    monkeypatch.setenv("ARCHY_DUCKDB_PATH", str(tmp_path / "data" / "warehouse.duckdb"))
     ws = generate_workspace(21, recipes=150)
     sim = simulator(ws, rate_limits=None)
     warehouse = WarehouseResource(postgres_dsn=postgres_dsn, pipelines_dir=str(tmp_path / "dlt"))
