@@ -14,15 +14,18 @@ detect deletions; without it every item is loaded and nothing is marked deleted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
+from archy_pipeline.extract.arrow import ARROW_DLT_COLUMNS_CONFIG, arrow_table
 from archy_pipeline.extract.state import PreviousState, ProgressFn, SyncIssue, SyncOptions
 from archy_pipeline.extract.sync import WorkspaceSync
 from archy_pipeline.extract.tables import (
+    ARROW_TABLES,
     CONNECTION_COLUMNS,
     DATASET_NAME,
     FOLDER_COLUMNS,
@@ -39,6 +42,7 @@ from archy_pipeline.workato.client import WorkatoClient
 from archy_pipeline.workato.identity import WorkspaceIdentity
 
 __all__ = [
+    "ARROW_DLT_COLUMNS_CONFIG",
     "DATASET_NAME",
     "PreviousState",
     "SyncIssue",
@@ -47,8 +51,21 @@ __all__ = [
     "workato_source",
 ]
 
+log = logging.getLogger(__name__)
+
 ENTITY_KEY = ("workspace", "id")
 RECIPE_KEY = ("workspace", "recipe_id")
+
+
+def _as_arrow(table: str, rows: list[dict[str, Any]]) -> Any:
+    """``rows`` as one Arrow table of the declared columns; the rows themselves (dlt's
+    normalizer takes them as before, adding any variant column it needs) when a value does
+    not fit its declared column."""
+    try:
+        return arrow_table(table, rows, ARROW_TABLES[table])
+    except (ValueError, TypeError) as error:  # pyarrow's errors included
+        log.warning("%s: rows passed to dlt as dicts (%s)", table, error)
+        return rows
 
 
 @dlt.source(name="workato", max_table_nesting=0)
@@ -61,6 +78,7 @@ def workato_source(
     me: dict[str, Any] | None = None,
     on_issue: Callable[[SyncIssue], None] | None = None,
     identity: WorkspaceIdentity | None = None,
+    arrow: bool = True,
 ) -> list[DltResource]:
     """Workato folders, projects, connections, recipes and their steps for one workspace.
 
@@ -68,6 +86,13 @@ def workato_source(
     from it when the definitions load); the resources need a client when they run.
     ``identity`` (or ``me``, the ``/users/me`` answer) is passed when the caller already
     identified the workspace; ``on_issue`` hears each :class:`SyncIssue` as the sync finds it.
+
+    The tables this package builds itself (``tables.ARROW_TABLES``: parsed steps, config
+    connections, parse errors) go to dlt as Arrow tables, which it writes without normalizing
+    them row by row; ``arrow=False`` yields them as dicts through dlt's normalizer instead
+    (the same rows: tests/test_raw_tables_identical.py compares the two). The pipeline must
+    add ``_dlt_id`` and ``_dlt_load_id`` to Arrow tables as it does to dicts
+    (:data:`ARROW_DLT_COLUMNS_CONFIG`; ``WarehouseResource.dlt_pipeline`` sets it).
     """
     sync: WorkspaceSync | None = None
     #: Tables of the current sync that dlt has not taken yet.
@@ -92,7 +117,11 @@ def workato_source(
         # Tables exist from the first sync on, even while empty: analysts query them.
         yield dlt.mark.materialize_table_schema()
         current = sync
-        yield from current.plan[table]
+        rows = current.plan[table]
+        if table in ARROW_TABLES and arrow and rows:
+            yield _as_arrow(table, rows)
+        else:
+            yield from rows
         # Once dlt holds every table's rows, the sync (its listings, code and parsed steps) is
         # let go: dlt normalizes and loads after extracting, and the process's memory would
         # otherwise peak with both.

@@ -88,3 +88,13 @@ RECIPE_ERROR_COLUMNS = _CLEARED | _typed(error="text", excerpt="text")
 ISSUE_COLUMNS = _key(workspace="text", synced_at="timestamp") | _typed(
     severity="text", kind="text", subject="text", message="text"
 )  # fmt: skip
+
+#: Tables whose rows this package builds itself (every field declared above): a sync hands
+#: them to dlt as Arrow tables, which dlt writes to Parquet as they are, instead of normalizing
+#: each row in Python. The tables of API items keep dlt's row-by-row normalizer, which also
+#: adds a column for any field Workato adds.
+ARROW_TABLES: dict[str, dict[str, dict[str, Any]]] = {
+    "recipe_steps": RECIPE_STEP_COLUMNS,
+    "recipe_connections": RECIPE_CONNECTION_COLUMNS,
+    "recipe_errors": RECIPE_ERROR_COLUMNS,
+}

@@ -12,6 +12,7 @@ import dagster as dg
 import dlt
 from pydantic import Field, PrivateAttr
 
+from archy_pipeline.extract.arrow import ARROW_DLT_COLUMNS_CONFIG
 from archy_pipeline.settings.errors import ConfigError
 from archy_pipeline.settings.variables import (
     DEFAULT_DUCKDB_PATH,
@@ -174,6 +175,10 @@ class WarehouseResource(dg.ConfigurableResource):
         # dlt's normalizer holds up to this many rows per table before writing them to a file
         # (dlt's default is 5,000): the recipes table's rows carry each recipe's code.
         dlt.config["normalize.data_writer.buffer_max_items"] = NORMALIZE_BUFFER_ROWS
+        # The parsed recipe tables come as Arrow tables (extract/arrow.py): dlt adds its
+        # _dlt_id and _dlt_load_id columns to them as it does to dict rows.
+        for key, value in ARROW_DLT_COLUMNS_CONFIG.items():
+            dlt.config[key] = value
         return dlt.pipeline(
             pipeline_name=pipeline_name,
             destination=self.dlt_destination(),
