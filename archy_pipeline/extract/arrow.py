@@ -20,7 +20,6 @@ import pyarrow as pa
 ARROW_DLT_COLUMNS_CONFIG = {
     "normalize.parquet_normalizer.add_dlt_id": True,
     "normalize.parquet_normalizer.add_dlt_load_id": True,
-    "data_writer.disable_compression": True,
 }
 
 #: dlt data types (``tables.py``) as Arrow types.
