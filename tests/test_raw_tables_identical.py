@@ -121,3 +121,23 @@ def test_arrow_tables_load_the_same_rows_as_dicts(
     # Every Arrow table went to dlt as one: none fell back to dicts.
     assert not [r for r in caplog.records if "rows passed to dlt as dicts" in r.getMessage()]
     assert set(ARROW_TABLES) == {"recipe_steps", "recipe_connections", "recipe_errors"}
+
+
+def test_rows_that_do_not_fit_their_columns_go_to_dlt_as_dicts(caplog: pytest.LogCaptureFixture):
+    from archy_pipeline.extract import _as_arrow
+
+    key = {"workspace": "w", "recipe_id": 1}
+    fits = [{**key, "position": 0, "provider": "slack", "connection_id": 7}]
+    table = _as_arrow("recipe_connections", fits)
+    assert table.to_pylist() == [
+        {**key, "_cleared": None, "position": 0, "provider": "slack", "application": None,
+         "connection_id": 7}
+    ]  # fmt: skip
+    undeclared = [{**key, "position": 0, "surprise": "x"}]
+    wrong_type = [{**key, "position": 0, "connection_id": "not a number"}]
+    with caplog.at_level(logging.WARNING, logger="archy_pipeline.extract"):
+        assert _as_arrow("recipe_connections", undeclared) is undeclared
+        assert _as_arrow("recipe_connections", wrong_type) is wrong_type
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert "undeclared fields: ['surprise']" in messages[0]

@@ -3,6 +3,8 @@
 Run it on its own::
 
     client = WorkatoClient(token, base_url=...)
+    for key, value in ARROW_DLT_COLUMNS_CONFIG.items():  # _dlt_id on the Arrow tables too
+        dlt.config[key] = value
     pipeline = dlt.pipeline("workato", destination="duckdb", dataset_name="workato_raw")
     pipeline.run(workato_source(client, workspace="Main Workspace"))
 
