@@ -11,7 +11,9 @@ See docs/report.md.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +40,20 @@ def only_workspaces(inp: AnalysisInput, workspaces: Iterable[str]) -> AnalysisIn
     return AnalysisInput(**frames)
 
 
+@contextmanager
+def long_lived_frozen() -> Iterator[Callable[[], None]]:
+    """Keep Python's cyclic garbage collector off the objects that live through the whole build
+    (the analysis input, the graphs, the model): ``gc.freeze()`` on entry and each time the
+    block calls the function it is given, ``gc.unfreeze()`` at the end. Without it, the full
+    collections the growing heap triggers scan them again and again (a third of the build's
+    CPU at 5,000 recipes); garbage made meanwhile is still collected as usual."""
+    gc.freeze()
+    try:
+        yield gc.freeze
+    finally:
+        gc.unfreeze()
+
+
 def build_report(
     warehouse: WarehouseReader,
     inp: AnalysisInput,
@@ -56,11 +72,13 @@ def build_report(
     warehouse's DB-API placeholder; ``workspaces`` limits the report to those workspaces.
     """
     chosen = None if workspaces is None else sorted(set(workspaces))
-    if chosen is not None:
-        inp = only_workspaces(inp, chosen)
-    graphs = build_graphs(inp)
-    model = load_model(
-        warehouse, inp, graphs, now=now, workato_urls=workato_urls, last_syncs=last_syncs,
-        workspaces=chosen,
-    )  # fmt: skip
-    return build_site(model, site, warehouse=warehouse, placeholder=placeholder, owner=owner)
+    with long_lived_frozen() as freeze:
+        if chosen is not None:
+            inp = only_workspaces(inp, chosen)
+        graphs = build_graphs(inp)
+        model = load_model(
+            warehouse, inp, graphs, now=now, workato_urls=workato_urls, last_syncs=last_syncs,
+            workspaces=chosen,
+        )  # fmt: skip
+        freeze()
+        return build_site(model, site, warehouse=warehouse, placeholder=placeholder, owner=owner)
