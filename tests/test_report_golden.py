@@ -88,6 +88,26 @@ def build(warehouse: WarehouseResource, site: Path) -> Path:
     return site
 
 
+#: Per-item pages kept besides the first and last of each kind: the first page showing each of
+#: these (skipped steps, recipe calls both ways, unresolved calls, topics, trigger connections,
+#: each step access, deleted connections, an instance's impact), so every branch of the
+#: templates and of the Python loops that write those pages is compared.
+MARKERS = (
+    'class="skipped"',
+    'class="callee"',
+    'class="caller"',
+    'class="unresolved"',
+    "Topics (Pub/Sub, Kafka)",
+    "<small>(trigger)</small>",
+    "access-read",
+    "access-write",
+    "access-unknown",
+    "<small>(deleted)</small>",
+    "<details><summary>If only",
+    "calls <",
+)
+
+
 def files(site: Path) -> list[str]:
     return sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
 
@@ -115,19 +135,26 @@ def test_two_builds_in_separate_processes_write_the_same_bytes(warehouse, tmp_pa
 def test_the_pages_and_exports_are_the_expected_ones(warehouse, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no Graphviz: the layout does not depend on it
     site = build(warehouse, tmp_path / "site")
-    integrations = sorted(n for n in files(site) if n.startswith("integrations/"))
-    systems = sorted(n for n in files(site) if n.startswith("systems/"))
-    kept = [*KEY_FILES, integrations[0], integrations[-1], systems[0], systems[-1]]
+    kept = list(KEY_FILES)
+    for kind in ("integrations/", "systems/"):
+        pages = [n for n in files(site) if n.startswith(kind)]
+        kept += [pages[0], pages[-1]]
+        texts = {n: (site / n).read_text(encoding="utf-8") for n in pages}
+        kept += [next(n for n in pages if m in texts[n]) for m in MARKERS if
+                 any(m in t for t in texts.values())]  # fmt: skip
+    kept = sorted(set(kept))
     listing = "\n".join(files(site)) + "\n"
     if REGENERATE:
         for name in os.listdir(GOLDEN) if GOLDEN.exists() else []:
             (GOLDEN / name).unlink()
         GOLDEN.mkdir(parents=True, exist_ok=True)
         (GOLDEN / "files.txt").write_text(listing, encoding="utf-8")
+        (GOLDEN / "kept.txt").write_text("\n".join(kept) + "\n", encoding="utf-8")
         for name in kept:
             (GOLDEN / name.replace("/", "__")).write_bytes((site / name).read_bytes())
         pytest.skip(f"rewrote {GOLDEN}: review its diff")
     assert listing == (GOLDEN / "files.txt").read_text(encoding="utf-8")
+    assert "\n".join(kept) + "\n" == (GOLDEN / "kept.txt").read_text(encoding="utf-8")
     for name in kept:
         expected = (GOLDEN / name.replace("/", "__")).read_text(encoding="utf-8")
         assert (site / name).read_text(encoding="utf-8") == expected, name
