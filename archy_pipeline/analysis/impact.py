@@ -131,6 +131,16 @@ def impacts(graphs: Graphs, inp: AnalysisInput, targets: Iterable[str]) -> list[
     for recipe in model.recipes.values():
         for cnode in recipe.uses:
             users[cnode].add(recipe.node)
+    writes: dict[str, list[tuple[str, str]]] = {}
+
+    def written(recipe: str) -> list[tuple[str, str]]:
+        """What ``recipe`` writes, as (connection, its system) pairs; each recipe once."""
+        if recipe not in writes:
+            writes[recipe] = [
+                (c, model.connections[c].system) for c in model.recipes[recipe].targets()
+            ]
+        return writes[recipe]
+
     out = Collector(model)
 
     def key(n: str) -> tuple:
@@ -154,10 +164,10 @@ def impacts(graphs: Graphs, inp: AnalysisInput, targets: Iterable[str]) -> list[
         down = set(connections)
         downstream = sorted(
             {
-                model.connections[c].system
+                system
                 for r in affected
-                for c in model.recipes[r].targets()
-                if c not in down and model.connections[c].system != node
+                for c, system in written(r)
+                if c not in down and system != node
             }
         )
         reports.append(
