@@ -24,9 +24,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from markupsafe import escape
 
 from archy_pipeline.assets.analysis import load_analysis_input
 from archy_pipeline.report import build_report
+from archy_pipeline.report.site import html_text
 from archy_pipeline.resources.warehouse import WarehouseResource
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -62,6 +66,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from archy_pipeline.assets.analysis import load_analysis_input
 from archy_pipeline.report import build_report
+from archy_pipeline.report.site import html_text
 from archy_pipeline.resources.warehouse import WarehouseResource
 now = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
 wh = WarehouseResource(duckdb_path=sys.argv[1])
@@ -158,3 +163,9 @@ def test_the_pages_and_exports_are_the_expected_ones(warehouse, tmp_path, monkey
     for name in kept:
         expected = (GOLDEN / name.replace("/", "__")).read_text(encoding="utf-8")
         assert (site / name).read_text(encoding="utf-8") == expected, name
+
+
+@given(st.one_of(st.text(), st.text(alphabet="&<>\"' aé;#"), st.integers(), st.floats(), st.none()))
+def test_html_text_escapes_as_markupsafe_does(value):
+    """The Python loops that write the big pages escape as the templates do."""
+    assert html_text(value) == str(escape(value))
