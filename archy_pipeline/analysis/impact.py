@@ -65,20 +65,33 @@ def _candidates(model: Model) -> list[dict[str, Any]]:
     return items
 
 
+def _by_id(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        found[item["id"]].append(item)
+    return found
+
+
 def _resolve(
-    model: Model, target: str, items: list[dict[str, Any]] | None = None
+    model: Model,
+    target: str,
+    items: list[dict[str, Any]] | None = None,
+    by_id: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """The one candidate ``target`` names; ``by_id`` (:func:`_by_id` of ``items``) makes the
+    lookup of a node id a dict lookup instead of a scan of every candidate."""
     wanted = target.strip()
     lowered = wanted.lower()
     items = _candidates(model) if items is None else items
+    by_id = _by_id(items) if by_id is None else by_id
     stages = [
-        lambda c: c["id"] == wanted,
-        lambda c: lowered in c["keys"],
-        lambda c: c["name"].lower() == lowered,
-        lambda c: lowered in c["name"].lower(),
+        lambda: by_id.get(wanted, []),
+        lambda: [c for c in items if lowered in c["keys"]],
+        lambda: [c for c in items if c["name"].lower() == lowered],
+        lambda: [c for c in items if lowered in c["name"].lower()],
     ]
-    for test in stages:
-        found = [c for c in items if test(c)]
+    for stage in stages:
+        found = stage()
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -113,10 +126,21 @@ def impacts(graphs: Graphs, inp: AnalysisInput, targets: Iterable[str]) -> list[
     connection of a large workspace takes seconds, not minutes."""
     model = graphs.model_for(inp)
     items = _candidates(model)
+    by_id = _by_id(items)
     users: dict[str, set[str]] = defaultdict(set)
     for recipe in model.recipes.values():
         for cnode in recipe.uses:
             users[cnode].add(recipe.node)
+    writes: dict[str, list[tuple[str, str]]] = {}
+
+    def written(recipe: str) -> list[tuple[str, str]]:
+        """What ``recipe`` writes, as (connection, its system) pairs; each recipe once."""
+        if recipe not in writes:
+            writes[recipe] = [
+                (c, model.connections[c].system) for c in model.recipes[recipe].targets()
+            ]
+        return writes[recipe]
+
     out = Collector(model)
 
     def key(n: str) -> tuple:
@@ -124,7 +148,7 @@ def impacts(graphs: Graphs, inp: AnalysisInput, targets: Iterable[str]) -> list[
 
     reports = []
     for target in targets:
-        found = _resolve(model, target, items)
+        found = _resolve(model, target, items, by_id)
         node, kind = found["id"], found["type"]
         if kind == "recipe":
             connections: list[str] = []
@@ -140,10 +164,10 @@ def impacts(graphs: Graphs, inp: AnalysisInput, targets: Iterable[str]) -> list[
         down = set(connections)
         downstream = sorted(
             {
-                model.connections[c].system
+                system
                 for r in affected
-                for c in model.recipes[r].targets()
-                if c not in down and model.connections[c].system != node
+                for c, system in written(r)
+                if c not in down and system != node
             }
         )
         reports.append(

@@ -23,7 +23,7 @@ from archy_pipeline.constants import (
     raw_key,
     table_key,
 )
-from archy_pipeline.report import ReportSummary, build_report
+from archy_pipeline.report import ReportSummary, build_report, long_lived_frozen
 from archy_pipeline.resources.report import ReportResource
 from archy_pipeline.resources.settings import ArchySettingsResource
 from archy_pipeline.resources.warehouse import WarehouseResource
@@ -68,17 +68,20 @@ def write_report(
 ) -> ReportSummary:
     """Build the report from the warehouse into the folder ``report`` names."""
     archy = settings.load()
-    return build_report(
-        warehouse,
-        load_analysis_input(warehouse),
-        report.directory(warehouse),
-        placeholder=warehouse.placeholder,
-        now=datetime.now(timezone.utc),
-        workato_urls=report.workato_urls(workato, archy.workspaces, settings.environment()),
-        last_syncs=syncs,
-        workspaces=workspaces,
-        owner=report.owner,
-    )
+    with long_lived_frozen() as freeze:
+        inp = load_analysis_input(warehouse)
+        freeze()
+        return build_report(
+            warehouse,
+            inp,
+            report.directory(warehouse),
+            placeholder=warehouse.placeholder,
+            now=datetime.now(timezone.utc),
+            workato_urls=report.workato_urls(workato, archy.workspaces, settings.environment()),
+            last_syncs=syncs,
+            workspaces=workspaces,
+            owner=report.owner,
+        )
 
 
 def report_metadata(summary: ReportSummary) -> dict[str, dg.MetadataValue]:

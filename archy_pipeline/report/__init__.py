@@ -11,7 +11,10 @@ See docs/report.md.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+import gc
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +27,7 @@ __all__ = [
     "ReportModel",
     "ReportSummary",
     "build_report",
+    "long_lived_frozen",
     "only_workspaces",
 ]
 
@@ -36,6 +40,30 @@ def only_workspaces(inp: AnalysisInput, workspaces: Iterable[str]) -> AnalysisIn
         for f in dataclasses.fields(inp)
     }
     return AnalysisInput(**frames)
+
+
+_FROZEN = {"depth": 0}
+_FROZEN_LOCK = threading.Lock()
+
+
+@contextmanager
+def long_lived_frozen() -> Iterator[Callable[[], None]]:
+    """Keep Python's cyclic garbage collector off the objects that live through the whole build
+    (the analysis input, the graphs, the model): ``gc.freeze()`` on entry and each time the
+    block calls the function it is given, ``gc.unfreeze()`` when the outermost such block
+    ends. Without it, the full collections the growing heap triggers scan them again and again
+    (a third of the build's CPU at 5,000 recipes); garbage made meanwhile is still collected
+    as usual, and frozen objects are collected after the block if they are garbage by then."""
+    with _FROZEN_LOCK:
+        _FROZEN["depth"] += 1
+        gc.freeze()
+    try:
+        yield gc.freeze
+    finally:
+        with _FROZEN_LOCK:
+            _FROZEN["depth"] -= 1
+            if _FROZEN["depth"] == 0:
+                gc.unfreeze()
 
 
 def build_report(
@@ -56,11 +84,13 @@ def build_report(
     warehouse's DB-API placeholder; ``workspaces`` limits the report to those workspaces.
     """
     chosen = None if workspaces is None else sorted(set(workspaces))
-    if chosen is not None:
-        inp = only_workspaces(inp, chosen)
-    graphs = build_graphs(inp)
-    model = load_model(
-        warehouse, inp, graphs, now=now, workato_urls=workato_urls, last_syncs=last_syncs,
-        workspaces=chosen,
-    )  # fmt: skip
-    return build_site(model, site, warehouse=warehouse, placeholder=placeholder, owner=owner)
+    with long_lived_frozen() as freeze:
+        if chosen is not None:
+            inp = only_workspaces(inp, chosen)
+        graphs = build_graphs(inp)
+        model = load_model(
+            warehouse, inp, graphs, now=now, workato_urls=workato_urls, last_syncs=last_syncs,
+            workspaces=chosen,
+        )  # fmt: skip
+        freeze()
+        return build_site(model, site, warehouse=warehouse, placeholder=placeholder, owner=owner)

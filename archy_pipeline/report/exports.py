@@ -353,7 +353,7 @@ def write_tables(
                 continue
             cursor.execute(f'select * from "archy"."{table}"')
             names = [d[0] for d in cursor.description]
-            frame = pd.DataFrame([tuple(r) for r in cursor.fetchall()], columns=names)
+            frame = pd.DataFrame(cursor.fetchall(), columns=names)
             if workspaces is not None and "workspace" in frame:
                 frame = frame[frame["workspace"].isin(workspaces)]
             csv = folder / f"{table}.csv"

@@ -7,8 +7,11 @@ script (``map-data.js``), since browsers refuse ``fetch`` of local files.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from archy_pipeline.report import exports
 from archy_pipeline.report.mapdata import (
@@ -26,7 +29,13 @@ from archy_pipeline.report.mapdata import (
     layout,
     map_data,
 )
-from archy_pipeline.report.model import SEVERITIES, ReportModel, WarehouseReader, role_label
+from archy_pipeline.report.model import (
+    SEVERITIES,
+    Integration,
+    ReportModel,
+    WarehouseReader,
+    role_label,
+)
 
 #: Marks a folder as a report this module wrote, so replacing it never deletes anything else.
 MARKER = ".archy-report"
@@ -57,9 +66,26 @@ class ReportSummary:
         return self.path / "index.html"
 
 
+def html_text(value: Any) -> str:
+    """``value`` escaped for HTML exactly as markupsafe's ``escape`` (and so the templates) does
+    it, as plain text: the Python loops below build thousands of links per page, and
+    ``escape`` makes a Markup object of each value."""
+    return (
+        str(value)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _link(name: Any, href: str | None, root: str) -> str:
-    text = escape(str(name))
-    return f'<a href="{escape(root + href)}">{text}</a>' if href else str(text)
+    """A link to ``href`` (from ``root``), or the name alone; cached: the same recipes and
+    systems are linked from many pages."""
+    text = html_text(name)
+    return f'<a href="{html_text(root + href)}">{text}</a>' if href else text
 
 
 def recipes_html(model: ReportModel, ids: list[int], workspace: str, root: str) -> Markup:
@@ -79,9 +105,68 @@ def subjects_html(model: ReportModel, subjects: list[dict[str, Any]], root: str)
     for subject in subjects:
         link = _link(subject["name"], model.page_of(subject["id"]), root)
         if subject.get("calls"):
-            link += f" <small>(calls {escape(subject['calls'])})</small>"
+            link += f" <small>(calls {html_text(subject['calls'])})</small>"
         links.append(link)
     return Markup(", ".join(links))
+
+
+def count_by(items: Iterable[Any], *attributes: str) -> Counter:
+    """How many of ``items`` have each value of ``attribute`` (a tuple of values for several):
+    one pass, where a ``selectattr`` per table cell made a pass over every insight each."""
+    if len(attributes) == 1:
+        return Counter(getattr(item, attributes[0]) for item in items)
+    return Counter(tuple(getattr(item, a) for a in attributes) for item in items)
+
+
+def env_html(name: str) -> str:
+    """An environment's badge, as the ``env`` macro of macros.html.j2 draws it."""
+    colour = html_text(ENVIRONMENT_COLOURS.get(name, "#0072B2"))
+    return f'<span class="env" style="background: {colour}">{html_text(name)}</span>'
+
+
+def uses_html(model: ReportModel, item: Integration, root: str) -> Markup:
+    """The rows of an integration page's systems table (a Python loop, like
+    :func:`recipes_html`: the template loop made the pages of 5,000 recipes slow)."""
+    e = html_text
+    rows = []
+    for use in item.uses:
+        instance = use.instance
+        system = model.systems[instance.system]
+        trigger = " <small>(trigger)</small>" if use.by_trigger else ""
+        rows.append(
+            f'<tr class="role-{e(use.role)}"><td>{_link(system.label, system.page, root)}</td>'
+            f'<td><a href="{e(root)}{e(model.page_of(instance.node))}">{e(instance.name)}</a>'
+            f"</td><td>{env_html(instance.environment)}</td>\n"
+            f"<td>{e(role_label(use.role))}{trigger}</td>"
+            f"<td>{e(use.read_steps)} read, {e(use.write_steps)} write</td></tr>"
+        )
+    return Markup("\n".join(rows))
+
+
+def steps_html(model: ReportModel, item: Integration, root: str) -> Markup:
+    """The items of an integration page's list of steps (a Python loop, see :func:`uses_html`)."""
+    e = html_text
+    rows = []
+    for step in item.steps:
+        html = [f'<li style="margin-left: {e(step.depth * 1.5)}em"']
+        if step.skipped:
+            html.append(' class="skipped"')
+        html.append(f'><span class="kw">{e(step.keyword)}</span> {e(step.application or "")}')
+        if step.action:
+            html.append(f": {e(step.action)}")
+        if step.access in ("read", "write", "unknown"):
+            html.append(f'<span class="access access-{e(step.access)}">{e(step.access)}</span>')
+        if step.connection:
+            page = model.page_of(step.connection.node)
+            html.append(f' <a href="{e(root)}{e(page)}">{e(step.connection.name)}</a>')
+        if step.reference_name or step.reference:
+            reference = step.reference_name or step.reference
+            html.append(f" <small>{e(step.reference_kind)} {e(reference)}</small>")
+        if step.skipped:
+            html.append(" <small>(skipped)</small>")
+        html.append("</li>")
+        rows.append("".join(html))
+    return Markup("\n".join(rows))
 
 
 def _environment() -> jinja2.Environment:
@@ -91,6 +176,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,
     )
     env.filters["when"] = _when
     env.filters["role"] = role_label
@@ -100,6 +186,9 @@ def _environment() -> jinja2.Environment:
     env.globals["severities"] = SEVERITIES
     env.globals["recipes_html"] = recipes_html
     env.globals["subjects_html"] = subjects_html
+    env.globals["uses_html"] = uses_html
+    env.globals["count_by"] = count_by
+    env.globals["steps_html"] = steps_html
     return env
 
 
