@@ -44,6 +44,7 @@ def build_warehouse(recipes: int, seed: int, workdir: Path) -> tuple[Path, float
     from archy_pipeline.assets.mapping import system_mappings, systems
     from archy_pipeline.assets.transform import build_sql_model_assets, integration_descriptions
     from archy_pipeline.constants import WORKSPACES
+    from archy_pipeline.resources.settings import ArchySettingsResource
     from archy_pipeline.resources.warehouse import WarehouseResource
     from archy_pipeline.resources.workato import WorkatoResource
 
@@ -56,7 +57,12 @@ def build_warehouse(recipes: int, seed: int, workdir: Path) -> tuple[Path, float
         workato = WorkatoResource(api_token=sim.token, base_url=sim.base_url, requests_per_minute=0)
         assert dg.materialize(
             [workato_raw_tables],
-            resources={"dlt": DagsterDltResource(), "workato": workato, "warehouse": warehouse},
+            resources={
+                "dlt": DagsterDltResource(),
+                "workato": workato,
+                "warehouse": warehouse,
+                "settings": ArchySettingsResource(),
+            },
             partition_key=PARTITION,
             run_config=QUIET,
             instance=instance,
@@ -64,7 +70,7 @@ def build_warehouse(recipes: int, seed: int, workdir: Path) -> tuple[Path, float
     assert dg.materialize(
         [integration_descriptions, systems, system_mappings, build_sql_model_assets(),
          analysis_tables, change_events],
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "settings": ArchySettingsResource()},
         run_config=QUIET,
         instance=instance,
     ).success  # fmt: skip
