@@ -185,7 +185,9 @@ def test_a_sync_waiting_inside_dagster_for_the_pool_still_ends_on_sigterm(simula
                         break
                 time.sleep(0.2)
             else:
-                pytest.fail("the sync never waited for the pool inside Dagster")
+                os.killpg(waiting.pid, signal.SIGKILL)
+                out, _ = waiting.communicate()
+                pytest.fail(f"the sync never waited for the pool inside Dagster:\n{out[-3000:]}")
             waiting.send_signal(signal.SIGTERM)
             out, _ = waiting.communicate(timeout=40)
         except subprocess.TimeoutExpired:

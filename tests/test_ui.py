@@ -55,7 +55,7 @@ KEY_ASSETS = (
     "integrations",
     "system_instances",
 )
-SCHEDULES = ("daily_sync_schedule", "weekly_sync_schedule")
+SCHEDULES = ("daily_sync_schedule", "weekly_sync_schedule", "retention_schedule")
 SENSORS = ("workspace_partitions_sensor", "rebuild_after_sync_sensor")
 
 SERVER_START_SECONDS = 120

@@ -55,6 +55,11 @@ def _install() -> None:
         for client in (DuckDbSqlClient, Psycopg2SqlClient):
             client.execute_query = _pausing(client.execute_query, seen, pause_at, sql_log)
 
+    if os.environ.get("ARCHY_FAULT_SKIP_POOL_WAIT"):
+        from archy_pipeline import runs
+
+        runs.wait_for_warehouse = lambda *args, **kwargs: None
+
 
 def _pausing(original_query, seen: list[int], pause_at: str | None, sql_log: str | None):
     """``original_query`` (a dlt sql client's ``execute_query``), logging or pausing before the
@@ -75,11 +80,6 @@ def _pausing(original_query, seen: list[int], pause_at: str | None, sql_log: str
         return original_query(self, query, *args, **kwargs)
 
     return execute_query
-
-    if os.environ.get("ARCHY_FAULT_SKIP_POOL_WAIT"):
-        from archy_pipeline import runs
-
-        runs.wait_for_warehouse = lambda *args, **kwargs: None
 
 
 _HOOKS = ("TIMEOUT_SECONDS", "BACKOFF_SECONDS", "PAUSE_IN_LOAD", "SQL_LOG", "SKIP_POOL_WAIT")
