@@ -211,6 +211,18 @@ def _extract(
             f"{me.get('id')}; identity from {identity.source}) from {client.host} into "
             f"{warehouse.describe()}" + (" (full refresh)" if config.full_refresh else "")
         )
+        # One dlt pipeline per workspace, so their local states never mix.
+        pipeline = warehouse.dlt_pipeline(pipeline_name(workspace.name), DATASET_NAME)
+        if pipeline.has_pending_data:
+            # A sync killed during its load left its package half merged: some raw tables
+            # hold its rows, others not (each table's copy is its own transaction). Finish it
+            # before reading what is stored, so this sync's diff starts from one state (a
+            # diff against recipes merged without their steps re-derived none of them).
+            context.log.warning(
+                "finishing the load a killed or failed sync left before this one starts"
+            )
+            pipeline.normalize()
+            pipeline.load()
         previous = load_previous_state(warehouse, workspace.name)
         options = SyncOptions(
             full_refresh=config.full_refresh,
@@ -249,8 +261,6 @@ def _extract(
             identity=identity,
             on_issue=on_issue,
         )
-        # One dlt pipeline per workspace, so their local states never mix.
-        pipeline = warehouse.dlt_pipeline(pipeline_name(workspace.name), DATASET_NAME)
         events = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
         loaded = pipeline.last_trace.last_normalize_info.row_counts
         figures["rows_loaded"] = dict(loaded)
