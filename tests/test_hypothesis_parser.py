@@ -190,6 +190,43 @@ def test_the_iterative_decoder_reads_exactly_what_json_loads_reads(text):
     assert _same(found, expected) if expected is not json.JSONDecodeError else found is expected
 
 
+@SETTINGS
+@given(
+    text=st.one_of(
+        st.text(alphabet=st.sampled_from(list('{}[]",:0123456789.eE-+ \\ntrufalsn\u00e9'))),
+        json_values.map(json.dumps),
+        json_values.map(lambda v: json.dumps(v, ensure_ascii=False)),
+        json_values.map(lambda v: json.dumps(v, indent=1)[:-1]),  # cut short
+        st.text(),
+    ),
+    as_bytes=st.sampled_from(["str", "utf-8", "utf-8-sig", "utf-16"]),
+)
+@example(text='{"a": NaN, "b": -Infinity, "c": [1e400]}', as_bytes="utf-8")
+@example(text='"\\ud800"', as_bytes="str")
+@example(text='"\\ud800"', as_bytes="utf-8")
+@example(text='{"a": 1, "b": 0, "a": 2}', as_bytes="utf-8")
+@example(text="[18446744073709551616, -9223372036854775809, -0, -0.0, 1E400]", as_bytes="str")
+@example(text="[0.1, 2.5e-324, 1.7976931348623157e308, 123456789012345678]", as_bytes="utf-8")
+@example(text=" [1] ", as_bytes="utf-16")
+def test_loads_reads_exactly_what_json_loads_reads(text, as_bytes):
+    """json_tree.loads (orjson first, then json.loads) returns what json.loads returns for
+    every text and its bytes (UTF-8 with or without a BOM, UTF-16), or fails as it does."""
+    value: Any = text if as_bytes == "str" else text.encode(as_bytes, "surrogatepass")
+    try:
+        expected: Any = json.loads(value)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        expected = ValueError
+    try:
+        found: Any = json_tree.loads(value)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        found = ValueError
+    if expected is ValueError:
+        assert found is ValueError
+    else:
+        assert _same(found, expected)
+        assert json.dumps(found) == json.dumps(expected)  # key order, int vs float
+
+
 # ---------------------------------------------------------------------- explicit big examples
 
 
