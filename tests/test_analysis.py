@@ -8,6 +8,8 @@ protected/in_catch; integration_systems roles; step counts; connection recipe co
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -1436,3 +1438,23 @@ def test_error_handling_details_read_a_recipe_nested_10000_levels_deep():
         + "]}"
     )
     assert error_handling_details(code)[7]["retry_count"] == 2
+
+
+def test_betweenness_imports_igraph_without_matplotlib_and_leaves_matplotlib_importable():
+    """igraph's drawing package would import matplotlib.pyplot (0.3 s CPU per analysis);
+    the analysis imports igraph without it, and matplotlib still imports afterwards."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: nothing to keep out")
+    script = (
+        "import sys, networkx as nx\n"
+        "from archy_pipeline.analysis.metrics import betweenness\n"
+        "got = betweenness(nx.path_graph(4, create_using=nx.DiGraph), 100, 10, 1)\n"
+        "assert got[1] > 0 and got[0] == 0, got\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+        "import matplotlib.pyplot\n"
+        "print('pyplot', matplotlib.pyplot.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "pyplot matplotlib.pyplot"]

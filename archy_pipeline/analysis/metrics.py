@@ -5,6 +5,7 @@ recipe's complexity score. How each is defined: docs/analysis.md."""
 from __future__ import annotations
 
 import random
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,6 +81,27 @@ def pagerank(graph: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-10) -> dict
     return {node: float(value) for node, value in zip(nodes, x)}
 
 
+def _igraph() -> Any:
+    """The igraph module, imported without matplotlib.
+
+    igraph's drawing package imports ``matplotlib.pyplot`` whenever matplotlib is installed
+    (``find_matplotlib``), 0.3 s of CPU at every analysis; archy never draws with igraph. So a
+    first import sees matplotlib as missing (a ``None`` entry in ``sys.modules`` makes its
+    import fail) and igraph keeps a placeholder for it; the entry is removed right after, so
+    any other code imports matplotlib as usual.
+    """
+    if "igraph" in sys.modules or "matplotlib" in sys.modules:
+        import igraph
+
+        return igraph
+    sys.modules["matplotlib"] = None  # type: ignore[assignment]
+    try:
+        import igraph
+    finally:
+        del sys.modules["matplotlib"]
+    return igraph
+
+
 def betweenness(graph: nx.DiGraph, exact_max: int, samples: int, seed: int) -> dict[str, float]:
     """Normalised directed betweenness; sampled sources above ``exact_max`` linked nodes.
 
@@ -94,7 +116,7 @@ def betweenness(graph: nx.DiGraph, exact_max: int, samples: int, seed: int) -> d
     networkx 3.5 and later scale sampled source nodes by ``1/(k-1)``, not ``1/k``, which would
     change the estimate.
     """
-    import igraph
+    igraph = _igraph()
 
     n = graph.number_of_nodes()
     result = dict.fromkeys(graph, 0.0)
