@@ -8,11 +8,14 @@ protected/in_catch; integration_systems roles; step counts; connection recipe co
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import random
 import subprocess
 import sys
-import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -1458,3 +1461,52 @@ def test_betweenness_imports_igraph_without_matplotlib_and_leaves_matplotlib_imp
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[]", "pyplot matplotlib.pyplot"]
+
+
+def test_near_duplicate_pairs_are_the_same_whatever_the_hash_seed():
+    """The pairs of a near-duplicate finding are listed (a, b) with a < b, in one order: the
+    subgraph view met the nodes in a set's order, so a pair came out (b, a) under some hash
+    seeds and the insight's evidence changed from one run to the next."""
+    script = (
+        "import json\n"
+        "from archy_pipeline.analysis import build_graphs, find_insights\n"
+        "from tests.test_analysis import act, clean, trigger, try_\n"
+        "b = clean()\n"
+        "body = [act('json_parser', 'parse_json_v2'), act('lookup_table', 'get_entry'),\n"
+        "        act('workato_variable', 'declare_variable'), act('slack', 'post_message', 3),\n"
+        "        act('logger', 'log_message'), act('workato_variable', 'update_variables')]\n"
+        "other = [act('csv_parser', 'parse_csv'), act('lookup_table', 'add_entry'),\n"
+        "         act('workato_variable', 'declare_list'), act('email', 'send_mail'),\n"
+        "         act('logger', 'log_message'), act('workato_variable', 'update_list')]\n"
+        "for i, action in enumerate(['add_comment', 'create_issue', 'update_issue', 'get_issue',\n"
+        "                            'search_issues', 'delete_issue']):\n"
+        "    b.recipe(107 + i, f'Webhook {i}', trigger('workato_webhooks', 'new_event', None,\n"
+        "             try_(*body, act('jira', action, 4))))\n"
+        "for i, action in enumerate(['add_comment', 'create_issue', 'update_issue']):\n"
+        "    b.recipe(120 + i, f'Other {i}', trigger('workato_webhooks', 'new_event', None,\n"
+        "             try_(*other, act('jira', action, 4))))\n"
+        "inp = b.build()\n"
+        "found = find_insights(inp, build_graphs(inp))\n"
+        "print(json.dumps([i.evidence for i in found if i.evidence.get('rule') == "
+        "'near_duplicate']))\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    # Two findings: six recipes, and three (fewer than half the graph's nodes: the view
+    # iterates the component's set).
+    found = json.loads(outputs.pop())
+    assert sorted(len(e["pairs"]) for e in found) == [3, 15]
+    for evidence in found:
+        pairs = [(p["a"], p["b"]) for p in evidence["pairs"]]
+        assert pairs == sorted(pairs) and all(a < b for a, b in pairs)

@@ -134,9 +134,14 @@ def consolidation(model: Model, th: Thresholds, out: Collector) -> None:
                     "trigger_application": trigger,
                     "min_similarity": round(min(ratios), 4),
                     "max_similarity": round(max(ratios), 4),
+                    # An undirected edge comes out as (a, b) or (b, a) by the order the
+                    # subgraph view meets its nodes (a set's, which varies with the hash seed).
                     "pairs": [
-                        {"a": a, "b": b, "similarity": round(d["weight"], 4)}
-                        for a, b, d in sorted(graph.subgraph(component).edges(data=True))
+                        {"a": a, "b": b, "similarity": round(weight, 4)}
+                        for a, b, weight in sorted(
+                            (*sorted((u, v)), d["weight"])
+                            for u, v, d in graph.subgraph(component).edges(data=True)
+                        )
                     ][:50],
                 },
             )
