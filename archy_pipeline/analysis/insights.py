@@ -190,7 +190,8 @@ def with_impact(model: Model, insight: Insight) -> Insight:
     if listed:  # the finding names the recipes concerned (a loop's, a bottleneck's dependents)
         recipes.update(node for node in listed if node in model.recipes)
     elif connections:
-        recipes.update(r.node for r in model.recipes.values() if connections & r.uses.keys())
+        for connection in connections:
+            recipes.update(model.users.get(connection, ()))
     count = max(len(recipes), as_int(insight.evidence.get("dependents"), 0) or 0)
     used = set(connections)
     for node in recipes:

@@ -171,6 +171,15 @@ class Model:
         """Each current recipe's steps, by number (see :func:`steps_by_recipe`)."""
         return steps_by_recipe(self.source, self)
 
+    @cached_property
+    def users(self) -> dict[str, set[str]]:
+        """The recipes that use each connection (connection node -> recipe nodes)."""
+        found: dict[str, set[str]] = {}
+        for recipe in self.recipes.values():
+            for connection in recipe.uses:
+                found.setdefault(connection, set()).add(recipe.node)
+        return found
+
 
 def prepare(inp: AnalysisInput) -> Model:
     """Current recipes (``deleted_at`` unset), the connections they use or that are current,
