@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -107,3 +108,59 @@ def test_the_resource_picks_the_backend_from_its_settings(tmp_path: Path) -> Non
     assert "hunter2" not in repr(pg.backend) and "hunter2" not in pg.describe()
     with pytest.raises(ValueError, match="cannot be named 'archy'"):
         WarehouseResource(duckdb_path=str(tmp_path / "archy.duckdb")).backend
+
+
+FRAME_TABLE = """
+create table archy.mixed as select * from (values
+  (1, 10::integer, 1.5::real, 2.5::double, true, 'a', timestamptz '2026-01-02 03:04:05+00',
+   timestamp '2026-01-02 03:04:05', date '2026-01-02', 1.25::decimal(9, 2), [1, 2], 7::ubigint,
+   '{"k": [1]}'::json, null::varchar, null::timestamptz, null::bigint, 3::tinyint, 4::usmallint),
+  (2, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+   5::tinyint, 6::usmallint),
+  (3, 30::integer, -0.5::real, 1e300::double, false, 'é', timestamptz '2025-12-31 23:00:00+00',
+   timestamp '2025-12-31 23:00:00', date '2025-12-31', -3.5::decimal(9, 2), [], 9::ubigint,
+   '[]'::json, null::varchar, null::timestamptz, null::bigint, 7::tinyint, 8::usmallint)
+) t(id, i32, f32, f64, flag, text, ts, naive, day, money, list, big, doc, none_text, none_ts,
+    none_int, tiny, small)
+"""
+
+
+def test_a_duckdb_frame_read_through_arrow_equals_the_frame_of_its_python_rows(
+    tmp_path: Path,
+) -> None:
+    """DuckDB's fetch_frame (Arrow) gives exactly the frame pandas builds from the rows as
+    dicts (the generic path, PostgreSQL's): same dtypes and values for every type and NULL
+    pattern the archy tables use, and the rest built from the values."""
+    backend = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    with backend.connect() as connection:
+        connection.execute("create schema archy")
+        connection.execute(FRAME_TABLE)
+    fast = backend.fetch_frame("archy", "mixed")
+    generic = Warehouse.fetch_frame(backend, "archy", "mixed")
+    assert list(fast.columns) == list(generic.columns) and len(fast) == 3
+    for column in generic.columns:
+        assert str(fast[column].dtype) == str(generic[column].dtype), column
+    pd.testing.assert_frame_equal(fast, generic)
+    assert fast["none_text"].tolist() == [None, None, None]
+    assert fast["list"].tolist() == [[1, 2], None, []]
+    picked = backend.fetch_frame("archy", "mixed", ["text", "id"])
+    assert list(picked.columns) == ["text", "id"]
+    pd.testing.assert_frame_equal(picked, generic[["text", "id"]])
+    assert backend.fetch_frame("archy", "missing").empty
+    with backend.connect() as connection:
+        connection.execute("delete from archy.mixed")
+    assert backend.fetch_frame("archy", "mixed").columns.empty
+
+
+@pytest.mark.postgres
+def test_postgres_fetch_frame_is_the_frame_of_its_rows(postgres_database: str) -> None:
+    backend = PostgresWarehouse(postgres_database)
+    backend.publish_rows(
+        "archy", "things", {"id": "integer", "name": "varchar"}, [(1, "a"), (2, None)]
+    )
+    frame = backend.fetch_frame("archy", "things", ["name", "id"])
+    pd.testing.assert_frame_equal(
+        frame, pd.DataFrame(backend.fetch_rows("archy", "things"))[["name", "id"]]
+    )
+    assert frame["id"].tolist() == [1, 2] and frame["name"].isna().tolist() == [False, True]
+    assert backend.fetch_frame("archy", "missing").empty

@@ -43,8 +43,8 @@ VIEWS = read_views(ARCHY_SCHEMA)
 
 
 def _frame(warehouse: WarehouseResource, schema: str, table: str, columns: tuple) -> pd.DataFrame:
-    rows = warehouse.fetch_rows(schema, table)
-    return pd.DataFrame(rows, columns=None if rows else list(columns))
+    frame = warehouse.fetch_frame(schema, table)
+    return frame if len(frame.columns) else pd.DataFrame(columns=list(columns))
 
 
 def load_analysis_input(warehouse: WarehouseResource) -> AnalysisInput:

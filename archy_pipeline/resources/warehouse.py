@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import dlt
@@ -26,6 +26,9 @@ from archy_pipeline.warehouse import (
     PublishedSnapshot,
     Warehouse,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DEFAULT_DUCKDB_PATH", "NORMALIZE_BUFFER_ROWS", "WarehouseResource"]
 
@@ -200,6 +203,13 @@ class WarehouseResource(dg.ConfigurableResource):
     ) -> list[dict[str, Any]]:
         """Every row of ``schema.table`` matching ``where`` (equality); [] if no such table."""
         return self.backend.fetch_rows(schema, table, where)
+
+    def fetch_frame(
+        self, schema: str, table: str, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Every row of ``schema.table`` (its ``columns``, or all) as a frame: what
+        ``pd.DataFrame(fetch_rows(...))`` gives; empty if no such table or no rows."""
+        return self.backend.fetch_frame(schema, table, columns)
 
     def count_rows(self, schema: str, table: str, where: dict[str, Any] | None = None) -> int:
         """How many rows ``schema.table`` holds (matching ``where``); 0 if it does not exist."""
