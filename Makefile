@@ -56,10 +56,14 @@ test: install chromium graphviz
 # rewrites its section of bench/RESULTS.md, bench/pipeline.png and bench/pipeline.json.
 # Larger workspaces, e.g.:
 #   make bench BENCH_ARGS="--sizes 200 1000 5000 --max-minutes 150"
+# Then one full sync under cProfile (PROFILE_ARGS, default 1,000 recipes) rewrites the
+# section "Profile" of bench/RESULTS.md with the functions that cost most.
 BENCH_ARGS ?=
+PROFILE_ARGS ?= --recipes 1000
 
 bench: install graphviz
 	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
+	$(BIN)/python bench/profile_pipeline.py $(PROFILE_ARGS)
 
 ui: install home
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -114,3 +114,39 @@ def test_bench_pipeline_measures_a_sync_and_rewrites_its_section(tmp_path: Path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert results.read_text() == text
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+PROFILE = REPO / "bench" / "profile_pipeline.py"
+PROFILE_BEGIN = "<!-- profile_pipeline: begin (bench/profile_pipeline.py rewrites this section) -->"
+
+
+@pytest.mark.slow
+def test_profile_pipeline_profiles_a_sync_and_rewrites_its_section(tmp_path: Path) -> None:
+    """`make bench`'s profile at 20 recipes: the section names the pipeline's own stages
+    with their cumulative seconds, and the rest of RESULTS.md stays."""
+    results = tmp_path / "RESULTS.md"
+    results.write_text(OLD_RESULTS)
+    stats = tmp_path / "sync.prof"
+    done = subprocess.run(
+        [sys.executable, str(PROFILE), "--recipes", "20", "--top", "40",
+         "--results", str(results), "--stats", str(stats)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = results.read_text()
+    assert text.count(PROFILE_BEGIN) == 1 and "Kept as it is." in text and "Kept as well." in text
+    assert BEGIN in text  # the pipeline's own section is left alone
+    profile = text.split(PROFILE_BEGIN, 1)[1]
+    assert "of 20 generated recipes under cProfile" in profile
+    cumulative = {
+        line.split("`")[1].split(" (")[0]: float(line.rsplit("|", 2)[1])
+        for line in profile.split("most cumulative time", 1)[1].splitlines()
+        if line.startswith("| `")
+    }
+    # The stages Dagster ran in this process, each with some time inside it.
+    for stage in ("workato_raw_tables", "analysis_tables", "architecture_report"):
+        assert cumulative[stage] > 0, stage
+    assert cumulative["main"] >= max(cumulative.values()) - 1e-6  # the CLI holds them all
+    import pstats
+
+    assert pstats.Stats(str(stats)).total_calls > 10_000  # type: ignore[attr-defined]

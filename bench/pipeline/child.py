@@ -18,12 +18,15 @@ Three things differ from typing ``archy-pipeline sync --full``, and only these:
   each STEP_START and STEP_SUCCESS/STEP_FAILURE; a thread samples the resident set size every
   50 ms for each step's peak. Written to ``--stages`` as JSON when the command ends, with the
   seconds the clients waited for their quota.
+* With ``--profile PATH``, the command runs under ``cProfile`` (this thread only) and the
+  statistics go to PATH (``bench/profile_pipeline.py`` reads them).
 * Nothing else: the arguments after ``--`` go to ``archy_pipeline.cli.main`` unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import sys
@@ -153,6 +156,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--stages", type=Path, required=True)
     parser.add_argument("--requests-per-minute", type=int)
     parser.add_argument("--rate-window-seconds", type=float)
+    parser.add_argument("--profile", type=Path, help="cProfile the command into this file")
     args = parser.parse_args(argv[:split])
 
     recorder = StepRecorder()
@@ -161,9 +165,15 @@ def main(argv: list[str]) -> int:
     from archy_pipeline.cli import main as cli_main
 
     code = 1
+    profiler = cProfile.Profile() if args.profile else None
     try:
+        if profiler is not None:
+            profiler.enable()
         code = cli_main(argv[split + 1 :])
     finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         recorder.stop()
         recorder.write(args.stages, code)
     return code
