@@ -16,6 +16,7 @@ recipes read to what they write) carrying its recipe count.
 from __future__ import annotations
 
 import math
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -335,9 +336,13 @@ def write_tables(
     """``<table>.csv`` and ``<table>.parquet`` for every table and view of the ``archy``
     schema (rows of ``workspaces`` only, where the table has a workspace column), read over one
     connection, except the notification log (:data:`NOT_EXPORTED`). Parquet is written by
-    DuckDB."""
+    DuckDB.
+
+    The files are what a pandas frame of the fetched rows writes (:func:`_frame_table`: pandas'
+    CSV, the frame's column types in Parquet). From a DuckDB warehouse, a table of the common
+    column types is written by DuckDB itself, with SQL that formats each value the way pandas
+    does (:func:`_duckdb_table`): the same files for a fraction of the CPU."""
     import duckdb
-    import pandas as pd
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -348,23 +353,179 @@ def write_tables(
             f"where table_schema = {placeholder} order by table_name",
             ["archy"],
         )
+        native = isinstance(cursor, duckdb.DuckDBPyConnection)
         for (table,) in cursor.fetchall():
             if table in NOT_EXPORTED:
                 continue
-            cursor.execute(f'select * from "archy"."{table}"')
-            names = [d[0] for d in cursor.description]
-            frame = pd.DataFrame(cursor.fetchall(), columns=names)
-            if workspaces is not None and "workspace" in frame:
-                frame = frame[frame["workspace"].isin(workspaces)]
-            csv = folder / f"{table}.csv"
-            frame.to_csv(csv, index=False)
-            parquet = folder / f"{table}.parquet"
-            con.register("frame", frame)
-            target = str(parquet).replace("'", "''")
-            con.execute(f"copy (select * from frame) to '{target}' (format parquet)")
-            con.unregister("frame")
+            csv, parquet = folder / f"{table}.csv", folder / f"{table}.parquet"
+            if not (native and _duckdb_table(cursor, con, table, workspaces, csv, parquet)):
+                _frame_table(cursor, con, table, workspaces, csv, parquet)
             written += [csv, parquet]
     return written
+
+
+def _frame_table(
+    cursor: Any, con: Any, table: str, workspaces: set[str] | None, csv: Path, parquet: Path
+) -> None:
+    """One table through a pandas frame of its rows (any warehouse, any column type)."""
+    import pandas as pd
+
+    cursor.execute(f'select * from "archy"."{table}"')
+    names = [d[0] for d in cursor.description]
+    frame = pd.DataFrame(cursor.fetchall(), columns=names)
+    if workspaces is not None and "workspace" in frame:
+        frame = frame[frame["workspace"].isin(workspaces)]
+    frame.to_csv(csv, index=False)
+    con.register("frame", frame)
+    target = str(parquet).replace("'", "''")
+    con.execute(f"copy (select * from frame) to '{target}' (format parquet)")
+    con.unregister("frame")
+
+
+#: Column types :func:`_duckdb_table` formats like pandas; a table with another type goes
+#: through the frame.
+_NATIVE_TYPES = frozenset({"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP WITH TIME ZONE"})
+#: Session time zones whose offset is always +00:00.
+_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Etc/Universal", "Zulu"})
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _csv_field(value: str) -> str:
+    """``value`` as Python's csv writer (so pandas) writes it: quoted when it holds the
+    delimiter, a quote or a line feed."""
+    if "," in value or '"' in value or "\n" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _duckdb_table(
+    source: Any,
+    scratch: Any,
+    table: str,
+    workspaces: set[str] | None,
+    csv: Path,
+    parquet: Path,
+) -> bool:
+    """Write ``table``'s CSV and Parquet with DuckDB, the same files :func:`_frame_table`
+    writes; False (nothing written) for a table it does not cover: a single column (the
+    csv module quotes an empty sole field), another column type, NaN or infinite doubles,
+    nullable booleans, years outside 1000-9999.
+
+    What the frame does, done in SQL: pandas infers each column's type from all the rows
+    (before the workspace filter): an integer column with a null becomes float (``12.0`` in
+    the CSV, DOUBLE in Parquet) and a column of nulls only has no type (DuckDB's NULL type);
+    booleans are written ``True``/``False``; a timestamp column is written
+    ``YYYY-MM-DD HH:MM:SS+hh:mm``, with ``.ffffff`` on every value when one of the written
+    values has a fraction of a second; doubles as DuckDB casts them (the shortest repr, as
+    numpy does); text quoted as Python's csv module does (:func:`_csv_field`); null as empty.
+    """
+    columns = source.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'archy' and table_name = ? order by ordinal_position",
+        [table],
+    ).fetchall()
+    if (
+        len(columns) < 2
+        or any(kind not in _NATIVE_TYPES for _, kind in columns)
+        or os.linesep != "\n"  # pandas ends lines with os.linesep and quotes fields with it
+    ):
+        return False
+    names = [name for name, _ in columns]
+    keep = "true"
+    if workspaces is not None and "workspace" in names:
+        keep = (
+            '"workspace" in (' + ", ".join(_sql_text(w) for w in sorted(workspaces)) + ")"
+            if workspaces
+            else "false"
+        )
+    stats = ["count(*)"]
+    for name, kind in columns:
+        q = '"' + name.replace('"', '""') + '"'
+        stats.append(f"count({q})")
+        if kind == "DOUBLE":
+            stats.append(f"count(*) filter (where isnan({q}) or isinf({q}))")
+        elif kind == "TIMESTAMP WITH TIME ZONE":
+            stats.append(
+                f"count(*) filter (where year({q}) not between 1000 and 9999"
+                f" or date_part('timezone', {q}) % 60 <> 0)"
+            )
+            for unit in (1000000, 1000):  # a written value with milliseconds, microseconds
+                stats.append(f"count(*) filter (where {keep} and microsecond({q}) % {unit} <> 0)")
+    found = iter(source.execute(f'select {", ".join(stats)} from "archy"."{table}"').fetchone())
+    rows = next(found)
+    (zone,) = source.execute("select current_setting('TimeZone')").fetchone()
+    fields, values = [], []
+    for name, kind in columns:
+        q = '"' + name.replace('"', '""') + '"'
+        nulls = rows - next(found)
+        if nulls == rows:  # no value at all (or no row): an untyped column of the frame
+            fields.append("''")
+            values.append(f"null as {q}")
+            if kind == "DOUBLE":
+                next(found)
+            elif kind == "TIMESTAMP WITH TIME ZONE":
+                next(found), next(found), next(found)
+            continue
+        if kind == "VARCHAR":
+            fields.append(
+                f"coalesce(case when contains({q}, ',') or contains({q}, '\"') "
+                f"or contains({q}, chr(10)) then '\"' || replace({q}, '\"', '\"\"') || '\"' "
+                f"else {q} end, '')"
+            )
+            values.append(q)
+        elif kind == "BIGINT":
+            if nulls:
+                fields.append(f"coalesce({q}::double::varchar, '')")
+                values.append(f"{q}::double as {q}")
+            else:
+                fields.append(f"{q}::varchar")
+                values.append(q)
+        elif kind == "DOUBLE":
+            if next(found):
+                return False
+            fields.append(f"coalesce({q}::varchar, '')")
+            values.append(q)
+        elif kind == "BOOLEAN":
+            if nulls:
+                return False
+            fields.append(f"case when {q} then 'True' else 'False' end")
+            values.append(q)
+        else:  # TIMESTAMP WITH TIME ZONE
+            outside, milliseconds, microseconds = next(found), next(found), next(found)
+            if outside:
+                return False
+            fmt = "%Y-%m-%d %H:%M:%S" + (".%f" if microseconds else ".%g" if milliseconds else "")
+            offset = "'+00:00'"
+            if zone not in _UTC_ZONES:  # the session's offset at each value, as +hh:mm
+                tz = f"date_part('timezone', {q})"
+                offset = (
+                    f"(case when {tz} < 0 then '-' else '+' end"
+                    f" || lpad((abs({tz}) // 3600)::varchar, 2, '0') || ':'"
+                    f" || lpad((abs({tz}) % 3600 // 60)::varchar, 2, '0'))"
+                )
+            fields.append(f"coalesce(strftime({q}, '{fmt}') || {offset}, '')")
+            values.append(q)
+    select = f'from "archy"."{table}" where {keep}'
+    # Each row is one text value, its CSV line, which DuckDB writes as it is (no quote, no
+    # escape; the delimiter never comes up in a single column), under the header line.
+    line = " || ',' || ".join(fields)
+    header = ",".join(_csv_field(name) for name in names).replace('"', '""')
+    source.execute(
+        f'copy (select {line} as "{header}" {select}) to {_sql_text(str(csv))} '
+        "(format csv, header true, quote '', escape '', delimiter '\x01')"
+    )
+    # Parquet from the rows as Arrow, as the frame's were: copied from the table, DuckDB would
+    # mark its NOT NULL columns required.
+    relation = source.sql(f"select {', '.join(values)} {select}")
+    arrow = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    scratch.register("frame", arrow())
+    target = _sql_text(str(parquet))
+    scratch.execute(f"copy (select * from frame) to {target} (format parquet)")
+    scratch.unregister("frame")
+    return True
 
 
 def write_exports(

@@ -1,0 +1,184 @@
+"""The report's table exports from a DuckDB warehouse: DuckDB writes the CSV and Parquet files
+itself (exports._duckdb_table), and they must be the files the pandas frame of the fetched rows
+writes (exports._frame_table, the path PostgreSQL and other column types take): the same CSV
+text, the same Parquet schema and values.
+
+Both paths run on the same connection over tables of awkward values: text with commas, quotes,
+line feeds, carriage returns and empty strings; integer columns with a null only in another
+workspace's rows; doubles near the switch to exponents; timestamps at whole seconds,
+milliseconds and microseconds in several session time zones; columns of nulls only; an empty
+table; and the tables the DuckDB path leaves to the frame.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archy_pipeline.report import exports
+from archy_pipeline.report.exports import _duckdb_table, _frame_table, write_tables
+from archy_pipeline.warehouse import DuckDBWarehouse
+
+T0 = datetime(2024, 3, 31, 0, 30, tzinfo=UTC)  # a daylight-saving switch in Europe
+
+AWKWARD = [
+    "plain", "", " spaced ", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "tab\there", "é ü ✓",
+    "'single'", "#", "nan", "None", "\\back", ",", '"', "\n", "x" * 300, None,
+]  # fmt: skip
+
+
+def _both(con: duckdb.DuckDBPyConnection, table: str, workspaces: set[str] | None, tmp: Path):
+    """Write ``table`` by both paths; return whether DuckDB wrote it, and the two file pairs."""
+    native, frame = tmp / "native", tmp / "frame"
+    native.mkdir(exist_ok=True)
+    frame.mkdir(exist_ok=True)
+    a = native / f"{table}.csv", native / f"{table}.parquet"
+    b = frame / f"{table}.csv", frame / f"{table}.parquet"
+    with duckdb.connect(":memory:") as scratch:
+        done = _duckdb_table(con.cursor(), scratch, table, workspaces, *a)
+        if not done:
+            assert not a[0].exists() and not a[1].exists()
+            return False, None, None
+        _frame_table(con.cursor(), scratch, table, workspaces, *b)
+    return True, a, b
+
+
+def _assert_same(a: tuple[Path, Path], b: tuple[Path, Path]) -> None:
+    assert a[0].read_bytes().decode() == b[0].read_bytes().decode()
+    native, frame = pq.read_table(a[1]), pq.read_table(b[1])
+    assert native.schema.equals(frame.schema, check_metadata=True), (native.schema, frame.schema)
+    assert native.to_pylist() == frame.to_pylist()
+
+
+def _awkward_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists archy")
+    con.execute(
+        """create or replace table archy.awkward (
+            workspace varchar not null, s varchar, i bigint not null, j bigint, d double,
+            b boolean not null, ts_s timestamptz, ts_ms timestamptz, ts_us timestamptz,
+            nothing varchar, no_time timestamptz, no_int bigint
+        )"""
+    )
+    rows = []
+    doubles = [0.0, -0.0, 0.1, 1 / 3, 1e15, 1e16, 123456.789, 1e-5, 1e-4, -2.5e-300, None, 7.0]
+    for n, text in enumerate(AWKWARD * 2):
+        workspace = "Kept" if n % 3 else "Other, Inc."
+        rows.append((
+            workspace, text, n * 1_000_003, None if workspace == "Other, Inc." else -n,
+            doubles[n % len(doubles)], n % 2 == 0,
+            T0 + timedelta(hours=n) if n % 5 else None,
+            # a fraction of a second only in the other workspace's rows: whole seconds here
+            T0 + timedelta(hours=n, milliseconds=0 if workspace == "Kept" else 250),
+            T0 + timedelta(minutes=n, milliseconds=n * 7, microseconds=n % 4),
+            None, None, None,
+        ))  # fmt: skip
+    con.executemany(f"insert into archy.awkward values ({', '.join(['?'] * 12)})", rows)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns", "Asia/Kolkata"])
+@pytest.mark.parametrize("workspaces", [None, {"Kept"}, {"Kept", "Other, Inc."}, set()])
+def test_duckdb_writes_the_files_the_frame_writes(tmp_path, zone, workspaces):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute(f"set global TimeZone = '{zone}'")  # for the frame's cursor too
+        _awkward_table(con)
+        done, a, b = _both(con, "awkward", workspaces, tmp_path)
+        assert done
+        _assert_same(a, b)
+        text = a[0].read_text()
+        if workspaces == {"Kept"}:
+            assert "Other, Inc." not in text and "+" in text
+            # ints with a null in other rows are still written as floats, as pandas does
+            assert ",-1.0," in text
+
+
+def test_an_empty_table_and_a_table_without_workspaces(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema archy")
+        con.execute(
+            'create table archy.empty (workspace varchar, "odd, ""name""" bigint, t timestamptz)'
+        )
+        con.execute("create table archy.systems (system_id varchar, score double, ok boolean)")
+        con.execute("insert into archy.systems values ('a', 1.5, true), ('b,c', null, false)")
+        for table in ("empty", "systems"):
+            done, a, b = _both(con, table, {"Kept"}, tmp_path)
+            assert done
+            _assert_same(a, b)
+        assert (tmp_path / "native" / "empty.csv").read_text() == 'workspace,"odd, ""name""",t\n'
+
+
+@pytest.mark.parametrize(
+    "ddl, rows",
+    [
+        ("(s varchar)", [("",), ("a",)]),  # the csv module quotes an empty sole field
+        ("(workspace varchar, flag boolean)", [("Kept", None), ("Kept", True)]),  # object
+        ("(workspace varchar, d double)", [("Kept", math.nan), ("Kept", 1.0)]),
+        ("(workspace varchar, amount decimal(10, 2))", [("Kept", 1.5)]),
+        ("(workspace varchar, day date)", [("Kept", datetime(2024, 1, 1).date())]),
+        ("(workspace varchar, t timestamptz)", [("Kept", datetime(999, 1, 1, tzinfo=UTC))]),
+    ],
+)  # fmt: skip
+def test_tables_duckdb_does_not_cover_go_through_the_frame(tmp_path, ddl, rows):
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    with warehouse.connect() as con:
+        con.execute("create schema archy")
+        con.execute(f"create table archy.odd {ddl}")
+        con.executemany(f"insert into archy.odd values ({', '.join(['?'] * len(rows[0]))})", rows)
+        with duckdb.connect(":memory:") as scratch:
+            csv, parquet = tmp_path / "a.csv", tmp_path / "a.parquet"
+            assert not _duckdb_table(con, scratch, "odd", None, csv, parquet)
+    written = write_tables(warehouse, "?", tmp_path / "tables", None)
+    assert sorted(p.name for p in written) == ["odd.csv", "odd.parquet"]
+    assert pq.read_table(tmp_path / "tables" / "odd.parquet").num_rows == len(rows)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B"]),
+            st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\x00")),
+            st.none() | st.integers(-(2**63), 2**63 - 1),
+            st.none() | st.floats(allow_nan=False, allow_infinity=False),
+            st.none() | st.datetimes(
+                min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                timezones=st.just(UTC),
+            ),
+        ),
+        max_size=8,
+    )
+)  # fmt: skip
+def test_any_rows_give_the_same_files(tmp_path_factory, rows):
+    tmp = tmp_path_factory.mktemp("any")
+    with duckdb.connect(str(tmp / "w.duckdb")) as con:
+        con.execute("create schema archy")
+        con.execute(
+            "create table archy.t (workspace varchar, s varchar, n bigint, d double, t timestamptz)"
+        )
+        if rows:
+            con.executemany("insert into archy.t values (?, ?, ?, ?, ?)", rows)
+        done, a, b = _both(con, "t", {"A"}, tmp)
+        assert done
+        _assert_same(a, b)
+
+
+def test_the_report_exports_use_duckdb_for_its_tables(tmp_path, monkeypatch):
+    """write_tables takes the DuckDB path for a DuckDB warehouse's ordinary tables."""
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    warehouse.publish_rows(
+        "archy", "integrations", {"workspace": "varchar", "recipe_id": "bigint"}, [("W", 1)]
+    )
+    calls = []
+    original = exports._duckdb_table
+    monkeypatch.setattr(exports, "_duckdb_table", lambda *a: calls.append(a[2]) or original(*a))
+    write_tables(warehouse, "?", tmp_path / "tables", {"W"})
+    assert calls == ["integrations"]
+    assert (tmp_path / "tables" / "integrations.csv").read_text() == "workspace,recipe_id\nW,1\n"
