@@ -66,18 +66,28 @@ class ReportSummary:
         return self.path / "index.html"
 
 
-def html_text(value: Any) -> str:
-    """``value`` escaped for HTML exactly as markupsafe's ``escape`` (and so the templates) does
-    it, as plain text: the Python loops below build thousands of links per page, and
-    ``escape`` makes a Markup object of each value."""
+def _escape_text(text: str) -> str:
     return (
-        str(value)
-        .replace("&", "&amp;")
+        text.replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
         .replace('"', "&#34;")
         .replace("'", "&#39;")
     )
+
+
+try:  # markupsafe's own C function behind escape(), on text, without the Markup object
+    from markupsafe._speedups import _escape_inner
+except ImportError:  # pragma: no cover - markupsafe without its C speedups
+    _escape_inner = _escape_text
+
+
+def html_text(value: Any) -> str:
+    """``value`` escaped for HTML exactly as markupsafe's ``escape`` (and so the templates) does
+    it, as plain text: the Python loops below build thousands of links per page, and
+    ``escape`` makes a Markup object of each value. Escaped by markupsafe's C function when it
+    has it (five ``str.replace`` calls took a third of the integration pages' time)."""
+    return _escape_inner(str(value))
 
 
 @functools.lru_cache(maxsize=1 << 16)
