@@ -182,3 +182,31 @@ def test_the_report_exports_use_duckdb_for_its_tables(tmp_path, monkeypatch):
     write_tables(warehouse, "?", tmp_path / "tables", {"W"})
     assert calls == ["integrations"]
     assert (tmp_path / "tables" / "integrations.csv").read_text() == "workspace,recipe_id\nW,1\n"
+
+
+def test_postgres_tables_go_through_the_frame(postgres_database, tmp_path):
+    """PostgreSQL: write_tables writes through the frame (its rows come from psycopg2), and the
+    model reads the step columns a table has, None for one it lacks."""
+    from archy_pipeline.report.model import _columns
+    from archy_pipeline.resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource(
+        postgres_dsn=postgres_database, pipelines_dir=str(tmp_path / "dlt")
+    )
+    warehouse.backend.publish_rows(
+        "archy", "integrations",
+        {"workspace": "varchar", "recipe_id": "bigint", "name": "varchar"},
+        [("W", 1, 'a, "quoted" name'), ("Other", 2, "b")],
+    )  # fmt: skip
+    written = write_tables(warehouse, warehouse.placeholder, tmp_path / "tables", {"W"})
+    assert sorted(p.name for p in written) == ["integrations.csv", "integrations.parquet"]
+    text = (tmp_path / "tables" / "integrations.csv").read_text()
+    assert text == 'workspace,recipe_id,name\nW,1,"a, ""quoted"" name"\n'
+    assert pq.read_table(tmp_path / "tables" / "integrations.parquet").to_pylist() == [
+        {"workspace": "W", "recipe_id": 1, "name": 'a, "quoted" name'}
+    ]
+    warehouse.backend.publish_rows(
+        "workato_raw", "recipe_steps", {"workspace": "varchar", "number": "bigint"}, [("W", 3)]
+    )
+    assert _columns(warehouse, "workato_raw", "recipe_steps", ("number", "keyword")) == [(3, None)]
+    assert _columns(warehouse, "workato_raw", "no_such_table", ("number",)) == []
