@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from archy_pipeline.report.exports import _DUMPER, backstage_yaml, graphml
 
 TEXT = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
+    st.characters(codec="utf-8", exclude_categories=("Cs",)),
     max_size=10,
 )
 VALUE = TEXT | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.booleans()
