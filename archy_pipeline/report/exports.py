@@ -15,9 +15,7 @@ recipes read to what they write) carrying its recipe count.
 
 from __future__ import annotations
 
-import io
 import math
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -399,76 +397,6 @@ def backstage(model: ReportModel, owner: str) -> list[dict[str, Any]]:
     return entities
 
 
-class _Unsupported(Exception):
-    """A value :func:`backstage_yaml` leaves to PyYAML's representer."""
-
-
-class _FastResolver(_DUMPER):
-    """The safe dumper with the implicit-tag lookup done from a table per first character: the
-    same tags (the resolvers tried in the same order), for the two lookups the serializer makes
-    per scalar. Only without path resolvers, which the safe dumpers do not have."""
-
-    _by_first: dict[str, list[tuple[str, Any]]] = {}
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)
-        if implicit[0]:
-            first = value[:1]
-            resolvers = self._by_first.get(first)
-            if resolvers is None:
-                table = self.yaml_implicit_resolvers
-                resolvers = self._by_first[first] = table.get(first, []) + table.get(None, [])
-            for tag, regexp in resolvers:
-                if regexp.match(value):
-                    return tag
-        return self.DEFAULT_SCALAR_TAG
-
-
-_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-def _yaml_node(value: Any, seen: set[int]) -> Any:
-    """The node PyYAML's safe representer makes of ``value`` (``sort_keys=False``, block
-    style), for text, dicts with text keys and lists; a dict or list met twice in a document
-    (an alias) or any other value raises :class:`_Unsupported`."""
-    kind = type(value)
-    if kind is str:
-        return yaml.ScalarNode(_STR, value)
-    if id(value) in seen:
-        raise _Unsupported
-    seen.add(id(value))
-    if kind is dict:
-        items = []
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _Unsupported
-            items.append((yaml.ScalarNode(_STR, key), _yaml_node(item, seen)))
-        return yaml.MappingNode(_MAP, items, flow_style=False)
-    if kind is list:
-        return yaml.SequenceNode(_SEQ, [_yaml_node(v, seen) for v in value], flow_style=False)
-    raise _Unsupported
-
-
-def backstage_yaml(entities: list[dict[str, Any]]) -> str:
-    """``yaml.dump_all(entities, sort_keys=False, allow_unicode=True)`` with the safe dumper:
-    the same text, with the nodes made directly (PyYAML's representer dispatches per value)
-    and a faster tag lookup; when an entity has a value of another type, the text is made
-    again by ``dump_all``."""
-    stream = io.StringIO()
-    dumper = _FastResolver(stream, sort_keys=False, allow_unicode=True)
-    try:
-        dumper.open()
-        for entity in entities:  # a document's nodes at a time, as dump_all
-            dumper.serialize(_yaml_node(entity, set()))
-        dumper.close()
-    except _Unsupported:
-        return yaml.dump_all(entities, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
-    finally:
-        dumper.dispose()
-    return stream.getvalue()
-
-
 # ---------------------------------------------------------------------- tables
 
 
@@ -481,9 +409,8 @@ def write_tables(
     DuckDB.
 
     The files are what a pandas frame of the fetched rows writes (:func:`_frame_table`: pandas'
-    CSV, the frame's column types in Parquet). From a DuckDB warehouse, a table of the common
-    column types is written by DuckDB itself, with SQL that formats each value the way pandas
-    does (:func:`_duckdb_table`): the same files for a fraction of the CPU."""
+    CSV, the frame's column types in Parquet). From a DuckDB warehouse the same frame is made
+    through Arrow (:func:`_duckdb_table`), for a fraction of the CPU."""
     import duckdb
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -514,7 +441,13 @@ def _frame_table(
 
     cursor.execute(f'select * from "archy"."{table}"')
     names = [d[0] for d in cursor.description]
-    frame = pd.DataFrame(cursor.fetchall(), columns=names)
+    _write_frame(pd.DataFrame(cursor.fetchall(), columns=names), con, workspaces, csv, parquet)
+
+
+def _write_frame(
+    frame: Any, con: Any, workspaces: set[str] | None, csv: Path, parquet: Path
+) -> None:
+    """pandas writes the CSV; DuckDB the Parquet, from the frame."""
     if workspaces is not None and "workspace" in frame:
         frame = frame[frame["workspace"].isin(workspaces)]
     frame.to_csv(csv, index=False)
@@ -522,25 +455,6 @@ def _frame_table(
     target = str(parquet).replace("'", "''")
     con.execute(f"copy (select * from frame) to '{target}' (format parquet)")
     con.unregister("frame")
-
-
-#: Column types :func:`_duckdb_table` formats like pandas; a table with another type goes
-#: through the frame.
-_NATIVE_TYPES = frozenset({"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP WITH TIME ZONE"})
-#: Session time zones whose offset is always +00:00.
-_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Etc/Universal", "Zulu"})
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _csv_field(value: str) -> str:
-    """``value`` as Python's csv writer (so pandas) writes it: quoted when it holds the
-    delimiter, a quote or a line feed."""
-    if "," in value or '"' in value or "\n" in value:
-        return '"' + value.replace('"', '""') + '"'
-    return value
 
 
 def _duckdb_table(
@@ -551,122 +465,16 @@ def _duckdb_table(
     csv: Path,
     parquet: Path,
 ) -> bool:
-    """Write ``table``'s CSV and Parquet with DuckDB, the same files :func:`_frame_table`
-    writes; False (nothing written) for a table it does not cover: a single column (the
-    csv module quotes an empty sole field), another column type, NaN or infinite doubles,
-    nullable booleans, years outside 1000-9999.
+    """Write ``table``'s CSV and Parquet from a DuckDB warehouse: the files
+    :func:`_frame_table` writes, from the same frame made through Arrow
+    (:func:`~archy_pipeline.warehouse.duckdb.arrow_frame`: the frame of the fetched rows, for
+    a fraction of the CPU). False (nothing written) for a table without rows."""
+    from archy_pipeline.warehouse.duckdb import arrow_frame
 
-    What the frame does, done in SQL: pandas infers each column's type from all the rows
-    (before the workspace filter): an integer column with a null becomes float (``12.0`` in
-    the CSV, DOUBLE in Parquet) and a column of nulls only has no type (DuckDB's NULL type);
-    booleans are written ``True``/``False``; a timestamp column is written
-    ``YYYY-MM-DD HH:MM:SS+hh:mm``, with ``.ffffff`` on every value when one of the written
-    values has a fraction of a second; doubles as DuckDB casts them (the shortest repr, as
-    numpy does); text quoted as Python's csv module does (:func:`_csv_field`); null as empty.
-    """
-    columns = source.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'archy' and table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall()
-    if (
-        len(columns) < 2
-        or any(kind not in _NATIVE_TYPES for _, kind in columns)
-        or os.linesep != "\n"  # pandas ends lines with os.linesep and quotes fields with it
-    ):
+    arrow = source.sql(f'select * from "archy"."{table}"').to_arrow_table()
+    if not arrow.num_rows:
         return False
-    names = [name for name, _ in columns]
-    keep = "true"
-    if workspaces is not None and "workspace" in names:
-        keep = (
-            '"workspace" in (' + ", ".join(_sql_text(w) for w in sorted(workspaces)) + ")"
-            if workspaces
-            else "false"
-        )
-    stats = ["count(*)"]
-    for name, kind in columns:
-        q = '"' + name.replace('"', '""') + '"'
-        stats.append(f"count({q})")
-        if kind == "DOUBLE":
-            stats.append(f"count(*) filter (where isnan({q}) or isinf({q}))")
-        elif kind == "TIMESTAMP WITH TIME ZONE":
-            stats.append(
-                f"count(*) filter (where year({q}) not between 1000 and 9999"
-                f" or date_part('timezone', {q}) % 60 <> 0)"
-            )
-            for unit in (1000000, 1000):  # a written value with milliseconds, microseconds
-                stats.append(f"count(*) filter (where {keep} and microsecond({q}) % {unit} <> 0)")
-    found = iter(source.execute(f'select {", ".join(stats)} from "archy"."{table}"').fetchone())
-    rows = next(found)
-    (zone,) = source.execute("select current_setting('TimeZone')").fetchone()
-    fields, values = [], []
-    for name, kind in columns:
-        q = '"' + name.replace('"', '""') + '"'
-        nulls = rows - next(found)
-        if nulls == rows:  # no value at all (or no row): an untyped column of the frame
-            fields.append("''")
-            values.append(f"null as {q}")
-            if kind == "DOUBLE":
-                next(found)
-            elif kind == "TIMESTAMP WITH TIME ZONE":
-                next(found), next(found), next(found)
-            continue
-        if kind == "VARCHAR":
-            fields.append(
-                f"coalesce(case when contains({q}, ',') or contains({q}, '\"') "
-                f"or contains({q}, chr(10)) then '\"' || replace({q}, '\"', '\"\"') || '\"' "
-                f"else {q} end, '')"
-            )
-            values.append(q)
-        elif kind == "BIGINT":
-            if nulls:
-                fields.append(f"coalesce({q}::double::varchar, '')")
-                values.append(f"{q}::double as {q}")
-            else:
-                fields.append(f"{q}::varchar")
-                values.append(q)
-        elif kind == "DOUBLE":
-            if next(found):
-                return False
-            fields.append(f"coalesce({q}::varchar, '')")
-            values.append(q)
-        elif kind == "BOOLEAN":
-            if nulls:
-                return False
-            fields.append(f"case when {q} then 'True' else 'False' end")
-            values.append(q)
-        else:  # TIMESTAMP WITH TIME ZONE
-            outside, milliseconds, microseconds = next(found), next(found), next(found)
-            if outside:
-                return False
-            fmt = "%Y-%m-%d %H:%M:%S" + (".%f" if microseconds else ".%g" if milliseconds else "")
-            offset = "'+00:00'"
-            if zone not in _UTC_ZONES:  # the session's offset at each value, as +hh:mm
-                tz = f"date_part('timezone', {q})"
-                offset = (
-                    f"(case when {tz} < 0 then '-' else '+' end"
-                    f" || lpad((abs({tz}) // 3600)::varchar, 2, '0') || ':'"
-                    f" || lpad((abs({tz}) % 3600 // 60)::varchar, 2, '0'))"
-                )
-            fields.append(f"coalesce(strftime({q}, '{fmt}') || {offset}, '')")
-            values.append(q)
-    select = f'from "archy"."{table}" where {keep}'
-    # Each row is one text value, its CSV line, which DuckDB writes as it is (no quote, no
-    # escape; the delimiter never comes up in a single column), under the header line.
-    line = " || ',' || ".join(fields)
-    header = ",".join(_csv_field(name) for name in names).replace('"', '""')
-    source.execute(
-        f'copy (select {line} as "{header}" {select}) to {_sql_text(str(csv))} '
-        "(format csv, header true, quote '', escape '', delimiter '\x01')"
-    )
-    # Parquet from the rows as Arrow, as the frame's were: copied from the table, DuckDB would
-    # mark its NOT NULL columns required.
-    relation = source.sql(f"select {', '.join(values)} {select}")
-    arrow = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-    scratch.register("frame", arrow())
-    target = _sql_text(str(parquet))
-    scratch.execute(f"copy (select * from frame) to {target} (format parquet)")
-    scratch.unregister("frame")
+    _write_frame(arrow_frame(arrow), scratch, workspaces, csv, parquet)
     return True
 
 
@@ -683,7 +491,8 @@ def write_exports(
         MERMAID: mermaid(model),
         DRAWIO: drawio(model, positions),
         STRUCTURIZR: structurizr(model),
-        BACKSTAGE: backstage_yaml(backstage(model, owner)),
+        BACKSTAGE: yaml.dump_all(backstage(model, owner), Dumper=_DUMPER, sort_keys=False,
+                                 allow_unicode=True),
     }  # fmt: skip
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
