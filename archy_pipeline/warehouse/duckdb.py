@@ -126,6 +126,36 @@ def _fits_int64(kind: pa.DataType) -> bool:
     )
 
 
+def arrow_frame(arrow: pa.Table) -> pd.DataFrame:
+    """The frame pandas builds from ``arrow``'s rows as Python values (``pd.DataFrame`` of
+    the fetched rows), made from the Arrow columns: the same dtypes and values. Where Arrow's
+    pandas conversion would differ from pandas' inference on the Python values, the column is
+    built from those values: a column with only NULLs (object, ``None``), and types other than
+    integers, floats, booleans, text and timestamps with a time zone (dates, decimals, lists,
+    structs, blobs, naive timestamps...). Integers widen to ``int64`` (``float64`` with NULLs,
+    as pandas infers them), floats to ``float64``."""
+    series = {}
+    for name, column in zip(arrow.column_names, arrow.columns, strict=True):
+        kind = column.type
+        if column.null_count == len(column):
+            series[name] = pd.Series([None] * len(column), dtype=object)
+        elif _fits_int64(kind) and column.null_count == 0:
+            series[name] = column.cast(pa.int64()).to_pandas()
+        elif _fits_int64(kind) or pa.types.is_floating(kind):
+            # NULL as NaN; an integer beyond 2**53 rounds to the nearest double, as float() does
+            series[name] = column.cast(pa.float64(), safe=False).to_pandas()
+        elif (
+            pa.types.is_boolean(kind)
+            or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or (pa.types.is_timestamp(kind) and kind.tz is not None)
+        ):
+            series[name] = column.to_pandas()
+        else:
+            series[name] = pd.Series(column.to_pylist())
+    return pd.DataFrame(series)
+
+
 class DuckDBWarehouse(Warehouse):
     """The pipeline's working DuckDB file.
 
@@ -217,40 +247,15 @@ class DuckDBWarehouse(Warehouse):
     def fetch_frame(
         self, schema: str, table: str, columns: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """:meth:`Warehouse.fetch_frame` through Arrow: about 10 times less CPU than building
-        the frame from Python rows (74,306 steps: 0.86 -> 0.08 s), and the same frame. Where
-        Arrow's pandas conversion would differ from pandas' inference on the Python values, the
-        column is built from those values: a column with only NULLs (object, ``None``), and
-        types other than integers, floats, booleans, text and timestamps (dates, decimals,
-        lists, structs, blobs...). Integers widen to ``int64`` (``float64`` with NULLs, as pandas
-        infers them), floats to ``float64``."""
+        """:meth:`Warehouse.fetch_frame` through Arrow (:func:`arrow_frame`): about 10 times
+        less CPU than building the frame from Python rows (74,306 steps: 0.86 -> 0.08 s)."""
         with self.connect(read_only=True) as connection:
             if not self.table_exists(connection, schema, table):
                 return pd.DataFrame()
             arrow = connection.sql(
                 f'select {_select_list(columns)} from "{schema}"."{table}"'
             ).to_arrow_table()
-        if arrow.num_rows == 0:
-            return pd.DataFrame()
-        series = {}
-        for name, column in zip(arrow.column_names, arrow.columns, strict=True):
-            kind = column.type
-            if column.null_count == len(column):
-                series[name] = pd.Series([None] * len(column), dtype=object)
-            elif _fits_int64(kind) and column.null_count == 0:
-                series[name] = column.cast(pa.int64()).to_pandas()
-            elif _fits_int64(kind) or pa.types.is_floating(kind):
-                series[name] = column.cast(pa.float64()).to_pandas()  # NULL as NaN
-            elif (
-                pa.types.is_boolean(kind)
-                or pa.types.is_string(kind)
-                or pa.types.is_large_string(kind)
-                or (pa.types.is_timestamp(kind) and kind.tz is not None)
-            ):
-                series[name] = column.to_pandas()
-            else:
-                series[name] = pd.Series(column.to_pylist())
-        return pd.DataFrame(series)
+        return arrow_frame(arrow) if arrow.num_rows else pd.DataFrame()
 
     def _open(self, read_only: bool) -> Any:
         def attempt() -> Any:
