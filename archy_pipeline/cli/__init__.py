@@ -152,19 +152,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; invalid settings end it with one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    from archy_pipeline.runs import PoolBusyError
-
     try:
         return args.func(args)
     except ConfigError as error:
         print(" ".join(str(error).splitlines()), file=sys.stderr)
         return SETTINGS_ERROR
-    except PoolBusyError as error:
-        print(str(error), file=sys.stderr)
-        return 1
     except KeyboardInterrupt:  # Ctrl+C, or SIGTERM (Dagster maps it to SIGINT)
         print("interrupted", file=sys.stderr)
         return 130
+    except _pool_busy_error() as error:  # evaluated only when an error gets this far
+        print(str(error), file=sys.stderr)
+        return 1
+
+
+def _pool_busy_error() -> type[Exception]:
+    """The error of a sync that waited too long for the warehouse pool, imported only when an
+    error reaches :func:`main`: its module loads Dagster and dlt (1.7 s of CPU), which the
+    commands that run no job (sql, test-connection, connect, ...) never need."""
+    from archy_pipeline.runs import PoolBusyError
+
+    return PoolBusyError
 
 
 def console_main(argv: Sequence[str] | None = None) -> int:
