@@ -16,6 +16,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -27,7 +28,7 @@ from archy_pipeline.cli.sync import cmd_sync, run_sync
 from archy_pipeline.settings import ConfigError
 from archy_pipeline.settings.variables import BASE_URL_ENV_VAR
 
-__all__ = ["SETTINGS_ERROR", "build_parser", "load_validated", "main", "run_sync"]
+__all__ = ["SETTINGS_ERROR", "build_parser", "console_main", "load_validated", "main", "run_sync"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,20 +152,40 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; invalid settings end it with one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    from archy_pipeline.runs import PoolBusyError
-
     try:
         return args.func(args)
     except ConfigError as error:
         print(" ".join(str(error).splitlines()), file=sys.stderr)
         return SETTINGS_ERROR
-    except PoolBusyError as error:
-        print(str(error), file=sys.stderr)
-        return 1
     except KeyboardInterrupt:  # Ctrl+C, or SIGTERM (Dagster maps it to SIGINT)
         print("interrupted", file=sys.stderr)
         return 130
+    except _pool_busy_error() as error:  # evaluated only when an error gets this far
+        print(str(error), file=sys.stderr)
+        return 1
+
+
+def _pool_busy_error() -> type[Exception]:
+    """The error of a sync that waited too long for the warehouse pool, imported only when an
+    error reaches :func:`main`: its module loads Dagster and dlt (1.7 s of CPU), which the
+    commands that run no job (sql, test-connection, connect, ...) never need."""
+    from archy_pipeline.runs import PoolBusyError
+
+    return PoolBusyError
+
+
+def console_main(argv: Sequence[str] | None = None) -> int:
+    """The ``archy-pipeline`` console script: :func:`main`, for a process that ends with it.
+
+    The objects still alive are left to the interpreter's exit, which frees them; frozen
+    first (:func:`gc.freeze`), they are not also walked by its garbage collections, which took
+    1.6 s of CPU after a 5,000-recipe ``sync --full`` (the definitions, the modules, the runs'
+    results). The command's files are closed by then: this changes only the exit's work.
+    """
+    code = main(argv)
+    gc.freeze()
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -2,6 +2,6 @@
 
 import sys
 
-from archy_pipeline.cli import main
+from archy_pipeline.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archy_pipeline.settings import (
@@ -14,6 +17,19 @@ from archy_pipeline.settings import (
 if TYPE_CHECKING:
     pass
 from archy_pipeline.cli.common import load_validated
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive now (the modules, the definitions, the instance) outlive the runs:
+    frozen (:func:`gc.freeze`) while they run, the runs' full garbage collections do not walk
+    them each time (at 5,000 recipes: 2.5 s of CPU in those collections instead of 3.3 s).
+    Thawed afterwards, for a process that goes on (the tests)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _root_cause(events: Any) -> str:
@@ -119,7 +135,10 @@ def run_sync(
 
     # Ctrl+C or SIGTERM ends the command even where Dagster does not act on it (a step
     # waiting for the pool: archy_pipeline.cli.interrupts); once one arrived, no run starts.
-    with InterruptWatch(on_stuck=lambda reason: fail_own_runs(instance, reason)) as watch:
+    with (
+        InterruptWatch(on_stuck=lambda reason: fail_own_runs(instance, reason)) as watch,
+        _frozen_heap(),
+    ):
 
         def stop_if_interrupted() -> None:
             if watch.interrupted:  # Dagster ended the run as failed; the user asked to stop

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -113,6 +114,12 @@ def _fsync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _log_pending(path: Path) -> bool:
+    """Whether the DuckDB file ``path`` has a write-ahead log not yet checkpointed into it."""
+    log_file = path.with_name(path.name + ".wal")
+    return log_file.exists() and log_file.stat().st_size > 0
 
 
 def _remove(path: Path) -> None:
@@ -310,10 +317,16 @@ class DuckDBWarehouse(Warehouse):
     def publish_snapshot(self, target: Path | None = None) -> PublishedSnapshot:
         """Copy the working file's tables and views to the analysts' snapshot, atomically.
 
-        The copy is written to ``<target>.tmp-<pid>``, checkpointed, synced to disk, then
-        renamed onto ``target`` (default: :attr:`analysts_path`). A connection open on the old
-        snapshot keeps reading it; the next connection reads the new one. If anything fails,
-        the old snapshot stays as it was and the temporary file is removed.
+        The copy is written to ``<target>.tmp-<pid>``, synced to disk, then renamed onto
+        ``target`` (default: :attr:`analysts_path`). A connection open on the old snapshot
+        keeps reading it; the next connection reads the new one. If anything fails, the old
+        snapshot stays as it was and the temporary file is removed.
+
+        The working file is checkpointed first: then it holds every committed row and its
+        bytes are the snapshot (:func:`shutil.copyfile`, 0.02 s CPU at 5,000 recipes, where
+        DuckDB's ``copy from database`` re-encoded every table: 1.4 s). Only when the file
+        cannot be checkpointed here (opened read-only, with a write-ahead log another process
+        left, or no working file yet) does DuckDB copy the tables into a new file.
         """
         target = check_file_name(target or self.analysts_path, DEFAULT_ANALYSTS_FILE)
         if target.resolve() == self.path.resolve():
@@ -326,23 +339,20 @@ class DuckDBWarehouse(Warehouse):
         try:
             with self.connect(read_only=True) as connection:
                 (source,) = connection.execute("select current_database()").fetchone()
-                connection.execute(f"attach {_sql_string(str(building))} as "
-                                   f"{_SNAPSHOT_ALIAS} (read_write)")  # fmt: skip
-                # The copy takes what buffer memory DuckDB allows it (80% of the machine's by
-                # default): +190 MB at 5,000 recipes, the run's peak. A bound keeps it small.
-                connection.execute(f"set memory_limit = '{SNAPSHOT_COPY_MEMORY}'")
-                try:
-                    connection.execute(f'copy from database "{source}" to {_SNAPSHOT_ALIAS}')
-                    tables, views = connection.execute(
-                        "select (select count(*) from duckdb_tables() where database_name = $1),"
-                        " (select count(*) from duckdb_views() where database_name = $1 "
-                        "and not internal)",
-                        [_SNAPSHOT_ALIAS],
-                    ).fetchone()
-                    connection.execute(f"checkpoint {_SNAPSHOT_ALIAS}")
-                finally:
-                    connection.execute("reset memory_limit")
-                    connection.execute(f"detach {_SNAPSHOT_ALIAS}")
+                # Writes the log into the file; nothing on a read-only connection.
+                connection.execute("checkpoint")
+                if self.path.exists() and not _log_pending(self.path):
+                    # The file does not change while the connection is open: this process
+                    # writes nothing meanwhile, and DuckDB keeps every other process out.
+                    shutil.copyfile(self.path, building)
+                else:
+                    self._copy_tables(connection, source, building)
+                tables, views = connection.execute(
+                    "select (select count(*) from duckdb_tables() where database_name = $1),"
+                    " (select count(*) from duckdb_views() where database_name = $1 "
+                    "and not internal)",
+                    [source],
+                ).fetchone()
             _fsync(building)
             os.replace(building, target)
             _fsync(target.parent)
@@ -356,6 +366,21 @@ class DuckDBWarehouse(Warehouse):
             views=int(views),
             seconds=time.monotonic() - started,
         )
+
+    @staticmethod
+    def _copy_tables(connection: Any, source: str, building: Path) -> None:
+        """Every schema, table and view of ``source`` into a new DuckDB file ``building``."""
+        connection.execute(f"attach {_sql_string(str(building))} as "
+                           f"{_SNAPSHOT_ALIAS} (read_write)")  # fmt: skip
+        # The copy takes what buffer memory DuckDB allows it (80% of the machine's by
+        # default): +190 MB at 5,000 recipes, the run's peak. A bound keeps it small.
+        connection.execute(f"set memory_limit = '{SNAPSHOT_COPY_MEMORY}'")
+        try:
+            connection.execute(f'copy from database "{source}" to {_SNAPSHOT_ALIAS}')
+            connection.execute(f"checkpoint {_SNAPSHOT_ALIAS}")
+        finally:
+            connection.execute("reset memory_limit")
+            connection.execute(f"detach {_SNAPSHOT_ALIAS}")
 
     @staticmethod
     def _remove_abandoned(target: Path) -> None:

@@ -20,7 +20,8 @@ Three things differ from typing ``archy-pipeline sync --full``, and only these:
   seconds the clients waited for their quota.
 * With ``--profile PATH``, the command runs under ``cProfile`` (this thread only) and the
   statistics go to PATH (``bench/profile_pipeline.py`` reads them).
-* Nothing else: the arguments after ``--`` go to ``archy_pipeline.cli.main`` unchanged.
+* Nothing else: the arguments after ``--`` go to ``archy_pipeline.cli.console_main`` (the
+  console script's function) unchanged.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def main(argv: list[str]) -> int:
     recorder = StepRecorder()
     recorder.start()
     install_hooks(recorder, args.requests_per_minute, args.rate_window_seconds)
-    from archy_pipeline.cli import main as cli_main
+    from archy_pipeline.cli import console_main as cli_main
 
     code = 1
     profiler = cProfile.Profile() if args.profile else None
