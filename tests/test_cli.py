@@ -92,6 +92,28 @@ def _config_for(sim, tmp_path, monkeypatch, name: str = "ACME") -> None:
     monkeypatch.setenv("WORKATO_API_TOKEN", sim.token)
 
 
+def test_progress_lines_are_at_most_one_per_stage_every_few_seconds(
+    simulator, tmp_path, monkeypatch, capsys
+):
+    """Each progress line is a Dagster event written to the event log: a stage says where it
+    is at once, then at most every PROGRESS_SECONDS, not once per page."""
+    from archy_pipeline.assets import extract
+
+    sim = simulator(workspace_with_recipes(230), rate_limits=None)
+    _config_for(sim, tmp_path, monkeypatch)
+    monkeypatch.setattr(extract, "PROGRESS_SECONDS", 3600.0)
+    assert main(["sync", "--full"]) == 0
+    err = capsys.readouterr().err
+    assert "recipes: 100 items so far, 1 page" in err
+    assert "recipes: 200 items so far" not in err and "recipes: 230 items so far" not in err
+    monkeypatch.setattr(extract, "PROGRESS_SECONDS", 0.0)
+    assert main(["sync", "--full"]) == 0
+    err = capsys.readouterr().err
+    for line in ("recipes: 100 items so far, 1 page", "recipes: 200 items so far, 2 pages",
+                 "recipes: 230 items so far, 3 pages"):  # fmt: skip
+        assert line in err
+
+
 def test_sync_shows_progress_and_what_it_loaded(simulator, tmp_path, monkeypatch, capsys):
     sim = simulator(workspace_with_recipes(130), rate_limits=None)
     _config_for(sim, tmp_path, monkeypatch)
