@@ -208,6 +208,9 @@ def test_the_iterative_decoder_reads_exactly_what_json_loads_reads(text):
 @example(text="[18446744073709551616, -9223372036854775809, -0, -0.0, 1E400]", as_bytes="str")
 @example(text="[0.1, 2.5e-324, 1.7976931348623157e308, 123456789012345678]", as_bytes="utf-8")
 @example(text=" [1] ", as_bytes="utf-16")
+@example(text="19000000000000000000", as_bytes="str")  # orjson: 1.9e19, a float
+@example(text='{"a": [18446744073709551616], "b": "\\ud800"}', as_bytes="utf-8")
+@example(text='{"id": "1234567890123456789012", "n": 18446744073709551615}', as_bytes="str")
 def test_loads_reads_exactly_what_json_loads_reads(text, as_bytes):
     """json_tree.loads (orjson first, then json.loads) returns what json.loads returns for
     every text and its bytes (UTF-8 with or without a BOM, UTF-16), or fails as it does."""

@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 
 _WS = re.compile(r"[ \t\n\r]*")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
 _NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
 _CONSTANTS = (
     ("null", None),
@@ -39,14 +41,19 @@ def loads(text: str | bytes | bytearray) -> Any:
     analysis) with a RecursionError. Bytes are decoded as ``json.loads`` decodes them.
 
     orjson decodes the common case; what it refuses (more than 1,024 levels, ``NaN`` and
-    ``Infinity``, integers beyond 64 bits, text that is not UTF-8, lone surrogates, and of
-    course what is not JSON at all) goes through ``json.loads``, so the result and the errors
-    are ``json.loads``'s.
+    ``Infinity``, text that is not UTF-8, lone surrogates, and of course what is not JSON at
+    all) goes through ``json.loads``, and so does text with 19 digits in a row (orjson would
+    read an integer beyond 64 bits as a float), so the result and the errors are
+    ``json.loads``'s.
     """
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
+    # orjson reads an integer beyond 64 bits as a float (json.loads keeps it exact): text with
+    # 19 digits in a row anywhere (in a string too) is left to json.loads.
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if _NINETEEN_DIGITS not in data.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(text)
     except RecursionError:
