@@ -30,6 +30,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipeline import results
 from pipeline.harness import Site
 from pipeline.scenarios import generate, serving
 
@@ -144,17 +145,6 @@ def section(args: argparse.Namespace, stats: pstats.Stats, wall: float, command:
     )
 
 
-def rewrite(results: Path, text: str) -> None:
-    """Replace this script's section of ``results``, or append it; the rest stays."""
-    old = results.read_text() if results.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text, old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    results.write_text(new)
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv[1:])
     command = shlex.join([".venv/bin/python", "bench/profile_pipeline.py", *argv[1:]])
@@ -165,7 +155,7 @@ def main(argv: list[str]) -> int:
         wall = profile(args.recipes, args.seed, workdir, stats_path, args.timeout_minutes * 60)
         stats = pstats.Stats(str(stats_path))
         text = section(args, stats, wall, command)
-    rewrite(args.results, text)
+    results.rewrite(args.results, text, BEGIN, END)
     print(text)
     print(f"profile_pipeline: rewrote its section of {args.results}")
     return 0

@@ -252,11 +252,11 @@ def section(data: dict[str, Any], plot: Path | None, results: Path) -> str:
     return "\n\n".join("\n".join(p) for p in parts if p) + "\n"
 
 
-def rewrite(results: Path, text: str) -> None:
-    """Replace the bench's section of ``results`` (between its marks), or append it; every
-    other section stays as it is."""
+def rewrite(results: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace a section of ``results`` (between its marks ``begin`` and ``end``: the bench's by
+    default), or append it; every other section stays as it is."""
     old = results.read_text() if results.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
     if pattern.search(old):
         new = pattern.sub(lambda _: text, old, count=1)
     else:
