@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -204,12 +204,10 @@ class WarehouseResource(dg.ConfigurableResource):
         """Every row of ``schema.table`` matching ``where`` (equality); [] if no such table."""
         return self.backend.fetch_rows(schema, table, where)
 
-    def fetch_frame(
-        self, schema: str, table: str, columns: Sequence[str] | None = None
-    ) -> pd.DataFrame:
-        """Every row of ``schema.table`` (its ``columns``, or all) as a frame: what
-        ``pd.DataFrame(fetch_rows(...))`` gives; empty if no such table or no rows."""
-        return self.backend.fetch_frame(schema, table, columns)
+    def fetch_frame(self, schema: str, table: str) -> pd.DataFrame:
+        """Every row of ``schema.table`` as a frame: what ``pd.DataFrame(fetch_rows(...))``
+        gives; empty if no such table or no rows."""
+        return self.backend.fetch_frame(schema, table)
 
     def count_rows(self, schema: str, table: str, where: dict[str, Any] | None = None) -> int:
         """How many rows ``schema.table`` holds (matching ``where``); 0 if it does not exist."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
@@ -15,10 +15,6 @@ from archy_pipeline.warehouse.frames import Rows, row_count, typed_frame
 
 #: Runs one statement and returns the cursor.
 Run = Callable[..., Any]
-
-
-def _select_list(columns: Sequence[str] | None) -> str:
-    return ", ".join(f'"{c}"' for c in columns) if columns else "*"
 
 
 def read_views(schema: str) -> dict[str, str]:
@@ -92,19 +88,11 @@ class Warehouse(abc.ABC):
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def fetch_frame(
-        self, schema: str, table: str, columns: Sequence[str] | None = None
-    ) -> pd.DataFrame:
-        """Every row of ``schema.table`` (its ``columns``, or all) as the frame pandas builds
-        from the rows as dicts: ``pd.DataFrame(rows)``, dtypes inferred from the Python
-        values. Empty (no columns) when the table does not exist or has no rows."""
-        with self.connect(read_only=True) as connection:
-            if not self.table_exists(connection, schema, table):
-                return pd.DataFrame()
-            cursor = connection.cursor()
-            cursor.execute(f'select {_select_list(columns)} from "{schema}"."{table}"')
-            names = [d[0] for d in cursor.description]
-            return pd.DataFrame([dict(zip(names, row, strict=True)) for row in cursor.fetchall()])
+    def fetch_frame(self, schema: str, table: str) -> pd.DataFrame:
+        """Every row of ``schema.table`` as the frame pandas builds from :meth:`fetch_rows`,
+        dtypes inferred from the Python values. Empty (no columns) when the table does not
+        exist or has no rows."""
+        return pd.DataFrame(self.fetch_rows(schema, table))
 
     def count_rows(self, schema: str, table: str, where: dict[str, Any] | None = None) -> int:
         """How many rows ``schema.table`` holds (matching ``where``); 0 if it does not exist."""

@@ -16,7 +16,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from archy_pipeline.processes import process_alive
 from archy_pipeline.retry import Transient, delays, retrying
-from archy_pipeline.warehouse.base import Warehouse, _select_list
+from archy_pipeline.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -251,17 +251,13 @@ class DuckDBWarehouse(Warehouse):
                         del _HELD[key]
                         held[0].close()
 
-    def fetch_frame(
-        self, schema: str, table: str, columns: Sequence[str] | None = None
-    ) -> pd.DataFrame:
+    def fetch_frame(self, schema: str, table: str) -> pd.DataFrame:
         """:meth:`Warehouse.fetch_frame` through Arrow (:func:`arrow_frame`): about 10 times
         less CPU than building the frame from Python rows (74,306 steps: 0.86 -> 0.08 s)."""
         with self.connect(read_only=True) as connection:
             if not self.table_exists(connection, schema, table):
                 return pd.DataFrame()
-            arrow = connection.sql(
-                f'select {_select_list(columns)} from "{schema}"."{table}"'
-            ).to_arrow_table()
+            arrow = connection.sql(f'select * from "{schema}"."{table}"').to_arrow_table()
         return arrow_frame(arrow) if arrow.num_rows else pd.DataFrame()
 
     def _open(self, read_only: bool) -> Any:
